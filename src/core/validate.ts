@@ -5,7 +5,8 @@ export function describeValue(value: unknown): string {
   let shown: string;
   if (typeof value === 'string') shown = JSON.stringify(value);
   else if (typeof value === 'bigint') shown = `${value}n`;
-  else if (typeof value === 'function') shown = value.name ? `[Function ${value.name}]` : '[Function]';
+  else if (typeof value === 'function')
+    shown = value.name ? `[Function ${value.name}]` : '[Function]';
   else {
     try {
       shown = JSON.stringify(value) ?? String(value);
@@ -49,7 +50,11 @@ export function checkFunction(field: string, value: unknown): void {
 }
 
 /** A string that can reach an argv or a path: no NUL byte, which the OS would cut at. */
-export function checkArgString(field: string, value: unknown, options?: { nonEmpty?: boolean }): void {
+export function checkArgString(
+  field: string,
+  value: unknown,
+  options?: { nonEmpty?: boolean },
+): void {
   if (typeof value !== 'string') throw invalid(field, 'a string', value);
   if (options?.nonEmpty && value.length === 0) throw invalid(field, 'a non-empty string', value);
   if (value.includes('\0')) throw invalid(field, 'a string without NUL bytes', value);
