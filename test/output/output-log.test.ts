@@ -1,0 +1,413 @@
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { isRunyardError, type OutputLine } from '../../src/core/index.js';
+import { OutputLog, readLogFile } from '../../src/output/index.js';
+
+let dir: string;
+const logs: OutputLog[] = [];
+
+function makeLog(options?: ConstructorParameters<typeof OutputLog>[0]): OutputLog {
+  const log = new OutputLog(options);
+  logs.push(log);
+  return log;
+}
+
+function appendMany(log: OutputLog, count: number, stream: 'stdout' | 'stderr' = 'stdout'): void {
+  for (let i = 0; i < count; i++) log.append(stream, `line ${log.lastSeq + 1}`);
+}
+
+function seqs(lines: OutputLine[]): number[] {
+  return lines.map((line) => line.seq);
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'runyard-output-'));
+});
+
+afterEach(async () => {
+  await Promise.all(logs.splice(0).map((log) => log.close()));
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('append', () => {
+  it('numbers lines from 1 across all streams and counts stdout and stderr only', () => {
+    const log = makeLog({ clock: { now: () => 42 } });
+    expect(log.lastSeq).toBe(0);
+    expect(log.firstTailSeq).toBe(1);
+    const a = log.append('stdout', 'out');
+    const b = log.append('stderr', 'érr');
+    const c = log.append('system', 'started', 7);
+    expect(a).toEqual({ seq: 1, stream: 'stdout', text: 'out', time: 42 });
+    expect(b).toEqual({ seq: 2, stream: 'stderr', text: 'érr', time: 42 });
+    expect(c).toEqual({ seq: 3, stream: 'system', text: 'started', time: 7 });
+    expect(log.lastSeq).toBe(3);
+    expect(log.lineCount).toBe(2);
+    expect(log.byteCount).toBe(3 + 1 + 4 + 1);
+    expect(log.tail()).toEqual([a, b, c]);
+  });
+
+  it('rejects an unknown stream and a text holding a newline', () => {
+    const log = makeLog();
+    expect(() => log.append('stdin' as 'stdout', 'x')).toThrow(/Expected `stream`/);
+    expect(() => log.append('stdout', 'a\nb')).toThrow(/Expected `text`/);
+    expect(log.lastSeq).toBe(0);
+  });
+
+  it('validates its options with the one message template', () => {
+    expect(() => new OutputLog({ tailLines: -1 })).toThrow(
+      'Expected `tailLines` to be a non-negative integer, got `-1` (number)',
+    );
+    expect(() => new OutputLog({ highWaterLines: 0 })).toThrow(/highWaterLines/);
+    expect(() => new OutputLog({ file: '' })).toThrow(/file/);
+  });
+
+  it('reports a listener that throws and keeps appending', () => {
+    const onListenerError = vi.fn();
+    const log = makeLog({ onListenerError });
+    const seen: number[] = [];
+    log.subscribe(() => {
+      throw new Error('boom');
+    });
+    const unsubscribe = log.subscribe((line) => seen.push(line.seq));
+    log.append('stdout', 'a');
+    unsubscribe();
+    log.append('stdout', 'b');
+    expect(seen).toEqual([1]);
+    expect(onListenerError).toHaveBeenCalledTimes(2);
+    expect(onListenerError.mock.calls[0]?.[0]).toBeInstanceOf(Error);
+  });
+});
+
+describe('tail', () => {
+  it('keeps the newest tailLines lines and is truncated only without a file', async () => {
+    const memory = makeLog({ tailLines: 100 });
+    const filed = makeLog({ tailLines: 100, file: join(dir, 'run.log') });
+    for (const log of [memory, filed]) {
+      appendMany(log, 1000);
+      expect(seqs(log.tail())).toEqual(range(901, 1000));
+      expect(seqs(log.tail(3))).toEqual([998, 999, 1000]);
+      expect(log.firstTailSeq).toBe(901);
+    }
+    expect(memory.truncated).toBe(true);
+    expect(filed.truncated).toBe(false);
+  });
+
+  it('is not truncated while every line is still in memory', () => {
+    const log = makeLog({ tailLines: 10 });
+    appendMany(log, 10);
+    expect(log.truncated).toBe(false);
+    appendMany(log, 1);
+    expect(log.truncated).toBe(true);
+  });
+
+  it('keeps nothing with tailLines 0', async () => {
+    const log = makeLog({ tailLines: 0 });
+    appendMany(log, 5);
+    expect(log.tail()).toEqual([]);
+    expect(log.firstTailSeq).toBe(6);
+    expect(await log.read()).toEqual([]);
+  });
+});
+
+describe('read', () => {
+  it('reads from the tail', async () => {
+    const log = makeLog({ tailLines: 100 });
+    appendMany(log, 150);
+    expect(seqs(await log.read({ from: 120, limit: 5 }))).toEqual(range(120, 124));
+    expect(seqs(await log.read({ from: 140 }))).toEqual(range(140, 150));
+    expect(await log.read({ from: 151 })).toEqual([]);
+  });
+
+  it('skips lines that are gone when there is no file', async () => {
+    const log = makeLog({ tailLines: 100 });
+    appendMany(log, 150);
+    expect(seqs(await log.read({ from: 1, limit: 3 }))).toEqual([51, 52, 53]);
+  });
+
+  it('reads lines that left the tail from the file, then continues from the tail', async () => {
+    const log = makeLog({ tailLines: 100, file: join(dir, 'logs', 'run.log') });
+    appendMany(log, 500);
+    const lines = await log.read({ from: 380, limit: 50 });
+    expect(seqs(lines)).toEqual(range(380, 429));
+    expect(lines[0]).toMatchObject({ seq: 380, stream: 'stdout', text: 'line 380' });
+    expect(seqs(await log.read({ from: 1, limit: 500 }))).toEqual(range(1, 500));
+  });
+
+  it('reads exactly the asked lines from the middle of a 200,000-line log', async () => {
+    const log = makeLog({ file: join(dir, 'big.log') });
+    for (let i = 1; i <= 200_000; i++) {
+      log.append(i % 3 === 0 ? 'stderr' : 'stdout', `line ${i}\tcol`, i);
+      if (i % 5000 === 0) await nextTurn();
+    }
+    const lines = await log.read({ from: 123_456, limit: 10 });
+    expect(lines).toHaveLength(10);
+    lines.forEach((line, i) => {
+      const seq = 123_456 + i;
+      expect(line).toEqual({
+        seq,
+        stream: seq % 3 === 0 ? 'stderr' : 'stdout',
+        text: `line ${seq}\tcol`,
+        time: seq,
+      });
+    });
+  });
+
+  it('serves from the file after releaseMemory', async () => {
+    const log = makeLog({ file: join(dir, 'run.log') });
+    appendMany(log, 3000);
+    await log.close();
+    log.releaseMemory();
+    expect(log.tail()).toEqual([]);
+    expect(log.firstTailSeq).toBe(3001);
+    expect(log.truncated).toBe(false);
+    expect(seqs(await log.read({ from: 2048, limit: 3 }))).toEqual([2048, 2049, 2050]);
+    expect(seqs(await log.read({ from: 1, limit: 3000 }))).toEqual(range(1, 3000));
+  });
+
+  it('reads its own lines when the file already held some', async () => {
+    const file = join(dir, 'run.log');
+    await writeFile(file, 'leftover that is not ours\n1\t0\to\tolder run\n');
+    const log = makeLog({ tailLines: 10, file });
+    appendMany(log, 3000);
+    const lines = await log.read({ from: 1, limit: 2 });
+    expect(lines.map((line) => line.text)).toEqual(['line 1', 'line 2']);
+    expect(seqs(await log.read({ from: 2500, limit: 2 }))).toEqual([2500, 2501]);
+  });
+});
+
+describe('file', () => {
+  it('round-trips tabs, carriage returns and unicode in a greppable format', async () => {
+    const file = join(dir, 'a', 'b', 'run.log');
+    const log = makeLog({ file });
+    const texts = ['plain', 'tab\there\t', 'cr\r', '', 'ünïcødé 🚀 中文', '\t\t\t'];
+    texts.forEach((text, i) => {
+      log.append(i % 2 ? 'stderr' : 'stdout', text, 1000 + i);
+    });
+    log.append('system', 'exited 0', 2000);
+    await log.flush();
+    const raw = await readFile(file, 'utf8');
+    expect(raw.split('\n')[0]).toBe('1\t1000\to\tplain');
+    expect(raw.split('\n')[1]).toBe('2\t1001\te\ttab\there\t');
+    expect(raw.endsWith('7\t2000\ts\texited 0\n')).toBe(true);
+    const lines = await readLogFile(file);
+    expect(lines.map((line) => line.text)).toEqual([...texts, 'exited 0']);
+    expect(lines.at(-1)).toEqual({ seq: 7, stream: 'system', text: 'exited 0', time: 2000 });
+    expect(seqs(await readLogFile(file, { from: 3, limit: 2 }))).toEqual([3, 4]);
+  });
+
+  it('creates the file on close even without lines', async () => {
+    const file = join(dir, 'empty', 'run.log');
+    const log = makeLog({ file });
+    await log.close();
+    expect(await readFile(file, 'utf8')).toBe('');
+  });
+
+  it('does not throw when the path is a directory and reports fileError', async () => {
+    const file = join(dir, 'is-a-dir');
+    await mkdir(file);
+    const log = makeLog({ tailLines: 10, file });
+    expect(() => appendMany(log, 100)).not.toThrow();
+    await log.flush();
+    expect(log.fileError).toMatchObject({ code: 'EISDIR' });
+    expect(log.truncated).toBe(true);
+    expect(() => appendMany(log, 100)).not.toThrow();
+    // Lines gone with the file are skipped; the tail still answers.
+    expect(seqs(await log.read({ from: 1, limit: 3 }))).toEqual([191, 192, 193]);
+    await expect(log.close()).resolves.toBeUndefined();
+  });
+
+  it.runIf(process.platform === 'linux')('survives a full disk (/dev/full)', async () => {
+    const log = makeLog({ tailLines: 10, file: '/dev/full' });
+    appendMany(log, 100);
+    await log.flush();
+    expect(log.fileError).toMatchObject({ code: 'ENOSPC' });
+    expect(log.truncated).toBe(true);
+    appendMany(log, 10);
+    expect(seqs(await log.read({ limit: 2 }))).toEqual([101, 102]);
+  });
+});
+
+describe('close', () => {
+  it('is idempotent and stops appends with ERR_CLOSED', async () => {
+    const log = makeLog({ file: join(dir, 'run.log') });
+    log.append('stdout', 'a');
+    const first = log.close();
+    expect(log.close()).toBe(first);
+    expect(log.isClosed).toBe(true);
+    await first;
+    let error: unknown;
+    try {
+      log.append('stdout', 'b');
+    } catch (caught) {
+      error = caught;
+    }
+    expect(isRunyardError(error, 'ERR_CLOSED')).toBe(true);
+    expect(await readFile(join(dir, 'run.log'), 'utf8')).toMatch(/^1\t\d+\to\ta\n$/);
+  });
+});
+
+async function collect(iterator: AsyncIterable<OutputLine>): Promise<OutputLine[]> {
+  const out: OutputLine[] = [];
+  for await (const line of iterator) out.push(line);
+  return out;
+}
+
+describe('follow', () => {
+  it('replays, then follows live lines without gap or duplicate, and ends on close', async () => {
+    const log = makeLog({ tailLines: 500, file: join(dir, 'run.log') });
+    appendMany(log, 2000);
+    const consumer = (async () => {
+      let expected = 1;
+      for await (const line of log.follow({ from: 1 })) {
+        expect(line.seq).toBe(expected);
+        expected++;
+        if (line.seq % 97 === 0) await nextTurn();
+      }
+      return expected - 1;
+    })();
+    for (let burst = 0; burst < 100; burst++) {
+      appendMany(log, burst * 7, burst % 2 ? 'stderr' : 'stdout');
+      await nextTurn();
+    }
+    const total = log.lastSeq;
+    await log.close();
+    expect(await consumer).toBe(total);
+    expect(log.followerCount).toBe(0);
+  });
+
+  it('gives only live lines from lastSeq + 1, and waits for a seq in the future', async () => {
+    const log = makeLog();
+    appendMany(log, 10);
+    const live = collect(log.follow({ from: log.lastSeq + 1 }));
+    const future = collect(log.follow({ from: 15 }));
+    await nextTurn();
+    appendMany(log, 10);
+    await log.close();
+    expect(seqs(await live)).toEqual(range(11, 20));
+    expect(seqs(await future)).toEqual(range(15, 20));
+  });
+
+  it('ends a follower waiting for lines when the log closes', async () => {
+    const log = makeLog();
+    const iterator = log.follow();
+    const pending = iterator.next();
+    await nextTurn();
+    await log.close();
+    expect(await pending).toEqual({ done: true, value: undefined });
+    expect(log.followerCount).toBe(0);
+  });
+
+  it('ends when its signal aborts, even while waiting', async () => {
+    const log = makeLog();
+    appendMany(log, 3);
+    const controller = new AbortController();
+    const iterator = log.follow({ signal: controller.signal });
+    expect((await iterator.next()).value?.seq).toBe(1);
+    expect((await iterator.next()).value?.seq).toBe(2);
+    expect((await iterator.next()).value?.seq).toBe(3);
+    const pending = iterator.next();
+    controller.abort();
+    expect(await pending).toEqual({ done: true, value: undefined });
+    expect(log.followerCount).toBe(0);
+    await expect(log.follow({ signal: controller.signal }).next()).resolves.toMatchObject({
+      done: true,
+    });
+    expect(log.followerCount).toBe(0);
+  });
+
+  it('unsubscribes when a for-await loop breaks', async () => {
+    const log = makeLog();
+    appendMany(log, 10);
+    for await (const line of log.follow()) {
+      expect(log.followerCount).toBe(1);
+      if (line.seq === 5) break;
+    }
+    expect(log.followerCount).toBe(0);
+    appendMany(log, 10);
+    expect(log.bufferedLines).toBe(0);
+  });
+
+  it('return() ends a follower at once while next() waits', async () => {
+    const log = makeLog();
+    const iterator = log.follow();
+    const pending = iterator.next();
+    await nextTurn();
+    await iterator.return?.();
+    expect(await pending).toEqual({ done: true, value: undefined });
+    expect(log.followerCount).toBe(0);
+  });
+
+  it('keeps the buffer of a follower that never reads bounded', async () => {
+    const log = makeLog({ highWaterLines: 100 });
+    log.append('stdout', 'first');
+    const iterator = log.follow();
+    expect((await iterator.next()).value?.seq).toBe(1);
+    for (let i = 0; i < 50; i++) {
+      appendMany(log, 1000);
+      expect(log.bufferedLines).toBeLessThanOrEqual(100);
+    }
+    expect(log.followerCount).toBe(1);
+    await iterator.return?.();
+  });
+
+  it('delivers all of 200,000 lines in order to a slow consumer with bounded memory', async () => {
+    const log = makeLog({ file: join(dir, 'run.log') });
+    let maxBuffered = 0;
+    // The consumer stalls at line 1000 until 50,000 lines are out, far past the 10,000-line
+    // tail: it must catch up from the file.
+    let releaseStall = (): void => {};
+    const stall = new Promise<void>((resolve) => {
+      releaseStall = resolve;
+    });
+    const consumer = (async () => {
+      let expected = 1;
+      for await (const line of log.follow()) {
+        if (line.seq !== expected) throw new Error(`expected ${expected}, got ${line.seq}`);
+        expected++;
+        if (line.seq === 1000) await stall;
+        if (line.seq % 1000 === 0) await sleep(1);
+      }
+      return expected - 1;
+    })();
+    for (let i = 0; i < 200; i++) {
+      appendMany(log, 1000);
+      maxBuffered = Math.max(maxBuffered, log.bufferedLines);
+      if (log.lastSeq === 50_000) releaseStall();
+      await nextTurn();
+    }
+    await log.close();
+    expect(await consumer).toBe(200_000);
+    // One follower: at most highWaterLines live lines plus one read chunk.
+    expect(maxBuffered).toBeLessThanOrEqual(2000);
+  });
+
+  it('follows from the file after releaseMemory', async () => {
+    const log = makeLog({ file: join(dir, 'run.log') });
+    appendMany(log, 2500);
+    await log.close();
+    log.releaseMemory();
+    expect(seqs(await collect(log.follow({ from: 2400 })))).toEqual(range(2400, 2500));
+  });
+});
+
+describe('resources', () => {
+  it('leaves no timers or file requests behind after close', async () => {
+    const before = process.getActiveResourcesInfo().filter((name) => name !== 'TTYWrap');
+    const log = makeLog({ file: join(dir, 'run.log') });
+    const waiting = log.follow().next();
+    log.subscribe(() => {});
+    appendMany(log, 100);
+    await log.close();
+    await waiting;
+    await nextTurn();
+    const after = process.getActiveResourcesInfo().filter((name) => name !== 'TTYWrap');
+    expect(after.length).toBeLessThanOrEqual(before.length);
+  });
+});
