@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+import { isRunyardError } from '../core/errors.js';
+import { runCommand, runUsage } from './commands/run.js';
+import { exitCodes, mainUsage, UsageError } from './usage.js';
+
+const commands: Record<string, { handler: (argv: string[]) => Promise<number>; usage: string }> = {
+  run: { handler: runCommand, usage: runUsage },
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${mainUsage}\n`);
+    return name === undefined ? exitCodes.usage : exitCodes.ok;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`runyard: unknown command \`${name}\`\n\n${mainUsage}\n`);
+    return exitCodes.usage;
+  }
+  try {
+    return await command.handler(rest);
+  } catch (error) {
+    if (error instanceof UsageError || isRunyardError(error, 'ERR_INVALID')) {
+      process.stderr.write(`runyard ${name}: ${(error as Error).message}\n\n${command.usage}\n`);
+      return exitCodes.usage;
+    }
+    process.stderr.write(
+      `runyard ${name}: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
+    return exitCodes.failed;
+  }
+}
+
+// stdout may close early (`runyard run -- cmd | head`): that ends our output, not the run.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+});
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,27 @@
+import { ErrorCodes, RunyardError } from '../core/errors.js';
+
+/** A mistake on the command line: printed with the command's usage, exit code 2. */
+export class UsageError extends RunyardError {
+  constructor(message: string) {
+    super(ErrorCodes.INVALID, message);
+  }
+}
+
+export const exitCodes = {
+  ok: 0,
+  failed: 1,
+  usage: 2,
+  /** timeout(1)'s convention. */
+  timedOut: 124,
+  notExecutable: 126,
+  notFound: 127,
+  /** 128 + SIGINT, as a shell reports a Ctrl-C. */
+  interrupted: 130,
+} as const;
+
+export const mainUsage = `Usage: runyard <command> [options]
+
+Commands:
+  run [options] -- <command> [args...]   Run a program, stream its output, exit with its code
+
+Run \`runyard <command> --help\` for a command's options.`;
