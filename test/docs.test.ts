@@ -1,0 +1,31 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { defaults } from '../src/patterns/task-options.js';
+
+const docs = (name: string) => readFileSync(join(import.meta.dirname, '..', 'docs', name), 'utf8');
+
+/** The default column of a docs table row for `option`. */
+function documentedDefault(text: string, option: string): string {
+  const row = text.split('\n').find((line) => line.startsWith(`| \`${option}\` |`));
+  if (!row) throw new Error(`no row for ${option}`);
+  return row
+    .split('|')[2]!
+    .trim()
+    .replace(/^`([^`]*)`$/, '$1');
+}
+
+describe('documented defaults match the code', () => {
+  it('run() and start() options', () => {
+    const running = docs('running.md');
+    expect(documentedDefault(running, 'killGraceMs')).toBe(String(defaults.killGraceMs));
+    expect(documentedDefault(running, 'maxLineBytes')).toBe(String(defaults.maxLineBytes));
+    expect(documentedDefault(running, 'maxBufferBytes')).toContain(
+      `\`${defaults.runMaxBufferBytes}\` (64 MiB) for \`run()\``,
+    );
+    expect(documentedDefault(running, 'maxBufferBytes')).toContain(
+      `\`${defaults.startMaxBufferBytes}\` (1 MiB) for \`start()\``,
+    );
+    expect(documentedDefault(docs('output.md'), 'tailLines')).toBe(String(defaults.tailLines));
+  });
+});
