@@ -27,6 +27,8 @@ export const ErrorCodes = {
   CLOSED: 'ERR_CLOSED',
   /** A pool worker died while it held the task. */
   WORKER_CRASHED: 'ERR_WORKER_CRASHED',
+  /** A terminal run was asked to change, or a record with that id already exists. */
+  CONFLICT: 'ERR_CONFLICT',
   /** The run store failed: corrupt, locked, read-only or from a newer schema. */
   STORE: 'ERR_STORE',
 } as const;

@@ -76,6 +76,35 @@ export interface RunRecord {
   finishedAt?: string;
   durationMs?: number;
   output: OutputTotals;
+  /** The process that runs it, so a later start can tell a dead owner from a live one. */
+  owner?: RunOwner;
+  /** The child's start time (clock ticks since boot, from /proc), so a reused pid is never killed. */
+  childStartTime?: number;
+  /** A second launch with the same key returns this run. */
+  idempotencyKey?: string;
+  /** Set when another process asked for a cancel; the owner ends the run. */
+  cancelRequestedAt?: string;
+  /** What starting a queued process run again, after a restart, needs beyond command and args. */
+  spec?: RunSpec;
+}
+
+export interface RunSpec {
+  /** `null` removes a variable from the inherited environment. */
+  env?: Record<string, string | null>;
+  extendEnv?: boolean;
+  input?: string;
+  shell?: boolean;
+  timeoutMs?: number;
+  killGraceMs?: number;
+  retries?: RetryPolicy;
+  priority?: number;
+}
+
+export interface RunOwner {
+  pid: number;
+  host: string;
+  /** The owner's own start time, clock ticks since boot: a reused pid is not the owner. */
+  startTime: number;
 }
 
 export type OutputStream = 'stdout' | 'stderr' | 'system';

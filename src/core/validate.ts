@@ -82,3 +82,9 @@ export function checkPlainObject(field: string, value: unknown): void {
     throw invalid(field, 'an object', value);
   }
 }
+
+export function checkFiniteNumber(field: string, value: unknown): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || !Number.isFinite(value))
+    throw invalid(field, 'a finite number', value);
+}

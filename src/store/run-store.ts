@@ -1,0 +1,68 @@
+import type { Pattern, RunRecord, RunStatus } from '../core/types.js';
+
+/** Which runs `list()` returns. Every filter is optional; results are newest first. */
+export interface RunQuery {
+  status?: RunStatus | readonly RunStatus[];
+  /** Exact name. */
+  name?: string;
+  /** Text anywhere in the name, case-insensitive. */
+  text?: string;
+  /** Runs carrying every one of these labels; `'key=value'` is accepted too. */
+  label?: Readonly<Record<string, string>> | string;
+  pattern?: Pattern;
+  parentId?: string;
+  /** Created at or after (ISO 8601 string or Date). */
+  since?: string | Date;
+  /** Created before (ISO 8601 string or Date). */
+  until?: string | Date;
+  /** @default 50 (at most 1000) */
+  limit?: number;
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
+}
+
+export interface RunPage {
+  runs: RunRecord[];
+  /** Present when more runs match: pass it as `cursor` for the next page. */
+  nextCursor?: string;
+}
+
+/** Fields `update()` may change; `id` and `createdAt` never change. */
+export type RunPatch = Partial<Omit<RunRecord, 'id' | 'createdAt'>>;
+
+export interface PruneOptions {
+  /** Delete terminal runs created before this (a Date, an ISO string, or an age in ms). */
+  olderThan?: Date | string | number;
+  /** Keep the newest this many terminal runs of each name, whatever their age. */
+  keepLast?: number;
+}
+
+export interface RunStats {
+  total: number;
+  byStatus: Record<RunStatus, number>;
+  byName: Record<string, Partial<Record<RunStatus, number>>>;
+}
+
+/**
+ * The registry of runs. Every pattern that records runs writes here; the CLI and the server
+ * read from here. Terminal runs never change again.
+ */
+export interface RunStore {
+  /** Adds a run. `ERR_CONFLICT` when the id exists. */
+  create(record: RunRecord): Promise<RunRecord>;
+  /**
+   * Changes a run and returns it as stored. `ERR_NOT_FOUND` for an unknown id; `ERR_CONFLICT`
+   * when the run is already terminal (its status and fields never change again).
+   */
+  update(id: string, patch: RunPatch): Promise<RunRecord>;
+  get(id: string): Promise<RunRecord | undefined>;
+  /** The run launched with this idempotency key, if any. */
+  findByIdempotencyKey(key: string): Promise<RunRecord | undefined>;
+  list(query?: RunQuery): Promise<RunPage>;
+  /** Removes a terminal run. `ERR_CONFLICT` for a queued or running one; false when unknown. */
+  delete(id: string): Promise<boolean>;
+  /** Removes old terminal runs and returns their ids (their log files go with them). */
+  prune(options: PruneOptions): Promise<string[]>;
+  stats(): Promise<RunStats>;
+  close(): Promise<void>;
+}

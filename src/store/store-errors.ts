@@ -1,0 +1,37 @@
+import { ErrorCodes, RunyardError } from '../core/errors.js';
+import type { RunStatus } from '../core/types.js';
+
+/** The errors every store raises alike, so callers can branch on `code` whatever the store. */
+
+export function notFoundError(id: string): RunyardError {
+  return new RunyardError(ErrorCodes.NOT_FOUND, `No run has the id ${JSON.stringify(id)}`);
+}
+
+/** A second run with this id, or with an idempotency key another run holds. */
+export function conflictError(id: string, taken?: { key: string; holder: string }): RunyardError {
+  const message =
+    taken === undefined
+      ? `A run with the id ${JSON.stringify(id)} already exists`
+      : `The idempotency key ${JSON.stringify(taken.key)} belongs to run ${JSON.stringify(taken.holder)}`;
+  return new RunyardError(ErrorCodes.CONFLICT, message);
+}
+
+/** An update of a run that has finished: its status and fields never change again. */
+export function terminalError(id: string, status: RunStatus): RunyardError {
+  return new RunyardError(
+    ErrorCodes.CONFLICT,
+    `Run ${JSON.stringify(id)} is already ${status}: a finished run never changes`,
+  );
+}
+
+/** A delete of a run that has not finished. */
+export function activeError(id: string, status: RunStatus): RunyardError {
+  return new RunyardError(
+    ErrorCodes.CONFLICT,
+    `Run ${JSON.stringify(id)} is ${status}: only a finished run can be deleted`,
+  );
+}
+
+export function closedError(): RunyardError {
+  return new RunyardError(ErrorCodes.CLOSED, 'The run store is closed');
+}
