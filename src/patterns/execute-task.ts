@@ -26,7 +26,7 @@ export interface ExecuteOptions extends RunOptions {
   readonly pattern: Pattern;
   /** Bytes of each stream kept for `stdout`/`stderr`. */
   readonly captureBytes: number;
-  /** Every line also goes here. The log is closed before the result resolves. */
+  /** Every line also goes here; the caller closes it (see `closingOutput`). */
   readonly output?: OutputLog | undefined;
   readonly id?: string;
 }
@@ -43,35 +43,25 @@ export interface ActiveRun {
 
 export function executeTask(task: ProcessTask | FunctionTask, options: ExecuteOptions): ActiveRun {
   const emit = lineEmitter(options);
-  const active =
-    'fn' in task ? executeFunction(task, options, emit) : executeProcess(task, options, emit);
-  const output = options.output;
-  if (!output) return active;
-  // The log ends with the run: followers finish, the file is complete when the result is out.
-  const result = active.result.then(
-    async (result) => {
-      await output.close();
-      // With a log, nothing is lost while the log keeps every line: `stdout` is only a tail.
-      result.output.truncated = output.truncated;
-      return result;
-    },
-    async (error: unknown) => {
-      if (error instanceof Error) output.append('system', error.message);
-      await output.close();
-      throw error;
-    },
-  );
-  return {
-    id: active.id,
-    get pid() {
-      return active.pid;
-    },
-    result,
-    cancel: (reason) => {
-      void active.cancel(reason).catch(() => {});
-      return result;
-    },
-  };
+  return 'fn' in task ? executeFunction(task, options, emit) : executeProcess(task, options, emit);
+}
+
+/**
+ * The result of `active`, once `output` is closed: followers have finished and the file is
+ * complete when it resolves. A spawn error is written to the log before it is rethrown. With a
+ * log file nothing is lost, so `output.truncated` then follows the log, not the captured tail.
+ */
+export async function closingOutput(active: ActiveRun, output: OutputLog): Promise<RunResult> {
+  try {
+    const result = await active.result;
+    await output.close();
+    result.output.truncated = output.truncated;
+    return result;
+  } catch (error) {
+    if (error instanceof Error && !output.isClosed) output.append('system', error.message);
+    await output.close();
+    throw error;
+  }
 }
 
 type Emit =

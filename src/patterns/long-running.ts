@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { newRunId } from '../core/ids.js';
 import type { FunctionTask, OutputLine, ProcessTask, RunResult } from '../core/types.js';
 import { OutputLog } from '../output/output-log.js';
-import { executeTask } from './execute-task.js';
+import { closingOutput, executeTask } from './execute-task.js';
 import { normalizeTask } from './simple.js';
 import { defaults, type StartOptions } from './task-options.js';
 
@@ -51,8 +51,9 @@ export function start(
     output,
     captureBytes: options?.maxBufferBytes ?? defaults.startMaxBufferBytes,
   });
+  const result = closingOutput(active, output);
   // A caller that only follows lines() must not see an unhandled rejection.
-  active.result.catch(() => {});
+  result.catch(() => {});
   return {
     id,
     get pid() {
@@ -60,7 +61,10 @@ export function start(
     },
     output,
     lines: (lineOptions) => output.follow(lineOptions),
-    cancel: (reason) => active.cancel(reason),
-    result: active.result,
+    cancel: (reason) => {
+      void active.cancel(reason).catch(() => {});
+      return result;
+    },
+    result,
   };
 }
