@@ -1,0 +1,601 @@
+import { basename, join } from 'node:path';
+import { ErrorCodes, isRunyardError, RunyardError } from '../core/errors.js';
+import { newRunId } from '../core/ids.js';
+import {
+  type FunctionTask,
+  isTerminalStatus,
+  type ProcessTask,
+  type RetryPolicy,
+  type RunOwner,
+  type RunRecord,
+  type RunResult,
+  type RunSpec,
+  type TaskSpec,
+} from '../core/types.js';
+import {
+  checkArgString,
+  checkFiniteNumber,
+  checkNonNegativeNumber,
+  checkOptionalString,
+  checkPlainObject,
+  invalid,
+} from '../core/validate.js';
+import { OutputLog } from '../output/output-log.js';
+import { currentOwner, ownerState, processStartTime } from '../process/owner.js';
+import { defaultHome } from '../store/open-store.js';
+import type { RunPage, RunQuery, RunStore } from '../store/run-store.js';
+import { Executor } from './concurrent.js';
+import { executeTask } from './execute-task.js';
+import { type RecoverySummary, recoverRuns } from './recovery.js';
+import { retryDelay, validateRetryPolicy } from './retry.js';
+import { normalizeTask } from './simple.js';
+
+export interface TaskManagerOptions {
+  /** Where runs are recorded; the manager does not close it. */
+  readonly store: RunStore;
+  /** Runs the tasks under its concurrency limit. @default a new `Executor` with its defaults */
+  readonly executor?: Executor;
+  /** Each run's output goes to `<logDir>/<runId>.log`. @default `<RUNYARD_HOME or ./.runyard>/logs` */
+  readonly logDir?: string;
+  /** How often runs owned here are checked for a cancel asked by another process. @default 1000 */
+  readonly pollMs?: number;
+  /** `health()` reports a run queued longer than this as stuck. @default 60_000 */
+  readonly stuckAfterMs?: number;
+}
+
+export interface LaunchOptions {
+  /** @default the command's basename, or the function's name */
+  readonly name?: string;
+  readonly labels?: Readonly<Record<string, string>>;
+  /** Module parameters, kept with the run. */
+  readonly params?: Readonly<Record<string, unknown>>;
+  readonly retries?: RetryPolicy;
+  /** A second launch with the same key returns the first run instead of starting another. */
+  readonly idempotencyKey?: string;
+  /** Higher runs sooner. @default 0 */
+  readonly priority?: number;
+  /** The batch or schedule this run belongs to. */
+  readonly parentId?: string;
+}
+
+export interface HealthReport {
+  /** False when queued work has not moved for `stuckAfterMs`, or the manager is shut down. */
+  healthy: boolean;
+  reasons: string[];
+  running: number;
+  queued: number;
+  /** How long the oldest queued run has waited, in ms. */
+  oldestQueuedMs: number;
+}
+
+/** A run this manager drives from launch to its terminal status. */
+interface Launch {
+  record: RunRecord;
+  readonly task: ProcessTask | FunctionTask;
+  readonly retries: RetryPolicy | undefined;
+  readonly priority: number;
+  readonly controller: AbortController;
+  readonly output: OutputLog;
+  /** Set by `shutdown()`: the run stays queued in the store for the next start. */
+  isHeldForRestart: boolean;
+  queuedSince: number;
+  /** Store writes of one run happen in order. */
+  writes: Promise<unknown>;
+  done: Promise<RunRecord>;
+}
+
+/**
+ * Pattern 4, fire-and-forget with tracking: `launch()` records a run and returns it before the
+ * task runs; the run then moves queued → running → terminal in the store, its output goes to
+ * its log file, and `get`/`list`/`wait`/`cancel` work from this process or another one sharing
+ * the store. Runs survive restarts: `recover()` finds runs whose owner died.
+ *
+ * @example
+ * const manager = new TaskManager({ store: await openStore('sqlite:.runyard/runyard.db') });
+ * await manager.recover();
+ * const run = await manager.launch({ command: 'python3', args: ['report.py'] }, { retries: { attempts: 3 } });
+ * console.log(run.id, run.status); // '0190…', 'queued'
+ */
+export class TaskManager {
+  readonly #store: RunStore;
+  readonly #executor: Executor;
+  readonly #ownsExecutor: boolean;
+  readonly #logDir: string;
+  readonly #pollMs: number;
+  readonly #stuckAfterMs: number;
+  readonly #owner: RunOwner = currentOwner();
+  readonly #launches = new Map<string, Launch>();
+  #poller: NodeJS.Timeout | undefined;
+  #shutdown: Promise<void> | undefined;
+
+  constructor(options: TaskManagerOptions) {
+    checkPlainObject('options', options);
+    if (options?.store === undefined) throw invalid('store', 'a RunStore', options?.store);
+    checkOptionalString('logDir', options.logDir);
+    checkNonNegativeNumber('pollMs', options.pollMs);
+    checkNonNegativeNumber('stuckAfterMs', options.stuckAfterMs);
+    this.#store = options.store;
+    this.#ownsExecutor = options.executor === undefined;
+    this.#executor = options.executor ?? new Executor();
+    this.#logDir = options.logDir ?? join(defaultHome(), 'logs');
+    this.#pollMs = options.pollMs ?? 1000;
+    this.#stuckAfterMs = options.stuckAfterMs ?? 60_000;
+  }
+
+  /** The process that owns the runs launched here. */
+  get owner(): RunOwner {
+    return { ...this.#owner };
+  }
+
+  /** Records the run and returns it, queued, before the task runs. */
+  async launch(task: TaskSpec, options: LaunchOptions = {}): Promise<RunRecord> {
+    if (this.#shutdown) throw new RunyardError(ErrorCodes.CLOSED, 'The task manager is shut down');
+    const [normalized] = normalizeTask(task as ProcessTask | FunctionTask, undefined, undefined);
+    validateLaunchOptions(options);
+    if (options.idempotencyKey !== undefined) {
+      const existing = await this.#store.findByIdempotencyKey(options.idempotencyKey);
+      if (existing) return existing;
+    }
+    const record = queuedRunRecord(normalized, options, this.#owner);
+    try {
+      await this.#store.create(record);
+    } catch (error) {
+      // Two launches with one key raced: the store's unique key let one through.
+      if (options.idempotencyKey !== undefined && isRunyardError(error, 'ERR_CONFLICT')) {
+        const existing = await this.#store.findByIdempotencyKey(options.idempotencyKey);
+        if (existing) return existing;
+      }
+      throw error;
+    }
+    this.#drive(record, normalized, options.retries, options.priority ?? 0);
+    return structuredClone(record);
+  }
+
+  get(id: string): Promise<RunRecord | undefined> {
+    return this.#store.get(id);
+  }
+
+  list(query?: RunQuery): Promise<RunPage> {
+    return this.#store.list(query);
+  }
+
+  /**
+   * Cancels a queued or running run and resolves with its record once it is terminal. A run of
+   * another live process is asked to stop through the store; a run whose owner died is marked
+   * `cancelled` and its leftover processes are ended. Cancelling a terminal run changes nothing.
+   * `ERR_NOT_FOUND` for an unknown id.
+   */
+  async cancel(id: string, reason = 'cancelled'): Promise<RunRecord> {
+    checkArgString('id', id, { nonEmpty: true });
+    const launch = this.#launches.get(id);
+    if (launch) {
+      launch.controller.abort(reason);
+      return launch.done;
+    }
+    const record = await this.#store.get(id);
+    if (!record) throw new RunyardError(ErrorCodes.NOT_FOUND, `No run with id \`${id}\``);
+    if (isTerminalStatus(record.status)) return record;
+    const settled = await recoverRuns(this.#store, this.#owner, { only: record, cancel: reason });
+    if (settled.cancelled > 0) return (await this.#store.get(id)) ?? record;
+    // Its owner lives: it polls the store and ends the run itself.
+    await this.#store.update(id, { cancelRequestedAt: new Date().toISOString() });
+    return this.wait(id);
+  }
+
+  /** Resolves with the run's record once it is terminal. `ERR_NOT_FOUND` for an unknown id. */
+  async wait(id: string): Promise<RunRecord> {
+    const launch = this.#launches.get(id);
+    if (launch) return launch.done;
+    for (;;) {
+      const record = await this.#store.get(id);
+      if (!record) throw new RunyardError(ErrorCodes.NOT_FOUND, `No run with id \`${id}\``);
+      if (isTerminalStatus(record.status)) return record;
+      await delay(Math.max(this.#pollMs, 10));
+    }
+  }
+
+  /**
+   * At start: runs whose owner died are marked `interrupted` and their orphaned process trees
+   * ended (a reused pid is never killed); queued process runs are started again here
+   * (at-least-once), queued function runs cannot outlive their process and become `interrupted`.
+   */
+  async recover(): Promise<RecoverySummary> {
+    const summary = await recoverRuns(this.#store, this.#owner, {
+      requeue: (record) => this.#requeue(record),
+    });
+    return summary;
+  }
+
+  /**
+   * Stops taking launches; running runs get `graceMs` to finish, then are cancelled. Queued runs
+   * stay queued in the store for the next start's `recover()`. Nothing is left running.
+   */
+  shutdown(options: { graceMs?: number } = {}): Promise<void> {
+    checkNonNegativeNumber('graceMs', options.graceMs);
+    this.#shutdown ??= this.#stop(options.graceMs ?? 5000);
+    return this.#shutdown;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown();
+  }
+
+  /** Healthy means work moves: queued work nothing picked up for `stuckAfterMs` is not. */
+  health(): HealthReport {
+    const now = Date.now();
+    let running = 0;
+    let queued = 0;
+    let oldest = 0;
+    const reasons: string[] = [];
+    for (const launch of this.#launches.values()) {
+      if (launch.record.status === 'running') {
+        running++;
+        continue;
+      }
+      queued++;
+      const waited = now - launch.queuedSince;
+      oldest = Math.max(oldest, waited);
+      if (waited > this.#stuckAfterMs && launch.record.waitingFor !== 'retry-backoff') {
+        const why = launch.record.waitingFor ?? 'a start';
+        reasons.push(
+          `run ${launch.record.id} (${launch.record.name}) has waited ${Math.round(waited / 1000)} s for ${why}`,
+        );
+      }
+    }
+    if (this.#shutdown) reasons.unshift('the task manager is shut down');
+    return { healthy: reasons.length === 0, reasons, running, queued, oldestQueuedMs: oldest };
+  }
+
+  /**
+   * Runs a queued process run that another process recorded and handed to this one (the CLI's
+   * `launch` does so). `ERR_CONFLICT` when the run is not queued, is a function run, or belongs
+   * to another live process.
+   */
+  async adopt(id: string): Promise<RunRecord> {
+    const record = await this.#store.get(id);
+    if (!record) throw new RunyardError(ErrorCodes.NOT_FOUND, `No run with id \`${id}\``);
+    const state = ownerState(record.owner, this.#owner);
+    if (record.status !== 'queued' || !record.command || state === 'alive' || state === 'unknown') {
+      throw new RunyardError(
+        ErrorCodes.CONFLICT,
+        `Run \`${id}\` cannot be taken over: it is ${record.status}${record.command ? '' : ', a function run'}${
+          state === 'alive' || state === 'unknown' ? ', owned by another live process' : ''
+        }`,
+      );
+    }
+    await this.#requeue(record);
+    return this.#launches.get(id)?.record ?? record;
+  }
+
+  /** Takes over a queued process run whose owner died, and runs it here. */
+  async #requeue(record: RunRecord): Promise<void> {
+    const spec = record.spec ?? {};
+    const task: ProcessTask = {
+      command: record.command!,
+      args: record.args ?? [],
+      ...(record.cwd !== undefined && { cwd: record.cwd }),
+      ...(spec.env && { env: envFromSpec(spec.env) }),
+      ...(spec.input !== undefined && { input: spec.input }),
+      ...(spec.shell !== undefined && { shell: spec.shell }),
+      ...(spec.timeoutMs !== undefined && { timeoutMs: spec.timeoutMs }),
+      ...(spec.killGraceMs !== undefined && { killGraceMs: spec.killGraceMs }),
+    };
+    const taken = await this.#store.update(record.id, {
+      owner: this.#owner,
+      waitingFor: 'concurrency',
+    });
+    this.#drive(taken, task, spec.retries, spec.priority ?? 0);
+  }
+
+  #drive(
+    record: RunRecord,
+    task: ProcessTask | FunctionTask,
+    retries: RetryPolicy | undefined,
+    priority: number,
+  ): void {
+    const launch: Launch = {
+      record,
+      task,
+      retries,
+      priority,
+      controller: new AbortController(),
+      output: new OutputLog({ file: join(this.#logDir, `${record.id}.log`), tailLines: 1000 }),
+      isHeldForRestart: false,
+      queuedSince: Date.now(),
+      writes: Promise.resolve(),
+      done: Promise.resolve(record),
+    };
+    this.#launches.set(record.id, launch);
+    launch.done = this.#runAttempts(launch).finally(() => {
+      this.#launches.delete(record.id);
+      this.#updatePoller();
+    });
+    // Callers learn the outcome from the store or `wait()`; a store failure is in the log.
+    launch.done.catch(() => {});
+    this.#updatePoller();
+  }
+
+  async #runAttempts(launch: Launch): Promise<RunRecord> {
+    const { record, controller, output } = launch;
+    try {
+      for (let attempt = record.attempt; ; attempt++) {
+        const result = await this.#runOnce(launch, attempt);
+        if (result === undefined) {
+          // Aborted before it started: held for the next start, or cancelled.
+          if (launch.isHeldForRestart) return launch.record;
+          return await this.#finish(launch, {
+            status: 'cancelled',
+            waitingFor: undefined,
+            finishedAt: new Date().toISOString(),
+            error: {
+              code: ErrorCodes.CANCELLED,
+              message: cancelMessage(launch, controller.signal.reason),
+            },
+          });
+        }
+        const canRetry =
+          (result.status === 'failed' || result.status === 'timed_out') &&
+          launch.retries !== undefined &&
+          attempt < launch.retries.attempts &&
+          !controller.signal.aborted;
+        if (!canRetry) return await this.#finish(launch, terminalPatch(result));
+        const waitMs = retryDelay(launch.retries!, attempt);
+        output.append('system', `attempt ${attempt} ${result.status}; retrying in ${waitMs} ms`);
+        await this.#write(launch, {
+          status: 'queued',
+          waitingFor: 'retry-backoff',
+          attempt: attempt + 1,
+          error: result.error,
+        });
+        launch.queuedSince = Date.now();
+        if (!(await sleep(waitMs, controller.signal))) {
+          if (launch.isHeldForRestart) return launch.record;
+          return await this.#finish(launch, {
+            status: 'cancelled',
+            waitingFor: undefined,
+            finishedAt: new Date().toISOString(),
+            error: {
+              code: ErrorCodes.CANCELLED,
+              message: cancelMessage(launch, controller.signal.reason),
+            },
+          });
+        }
+      }
+    } finally {
+      await output.close();
+    }
+  }
+
+  /** One try through the executor; `undefined` when it was aborted before it started. */
+  async #runOnce(launch: Launch, attempt: number): Promise<RunResult | undefined> {
+    const { record, controller } = launch;
+    let inner: Promise<RunResult> | undefined;
+    const slot = this.#executor.submit(
+      {
+        name: record.name,
+        fn: async (ctx) => {
+          const active = executeTask(launch.task, {
+            id: record.id,
+            pattern: 'fire-and-forget',
+            captureBytes: 64 * 1024,
+            output: launch.output,
+            signal: ctx.signal,
+          });
+          // A program that could not start is a failed try, with the reason.
+          inner = active.result.catch((error: unknown) => spawnFailure(record, error));
+          const pid = active.pid;
+          await this.#write(launch, {
+            status: 'running',
+            waitingFor: undefined,
+            attempt,
+            startedAt: new Date().toISOString(),
+            ...(pid !== undefined && { pid, childStartTime: processStartTime(pid) }),
+          });
+          return inner;
+        },
+      },
+      { signal: controller.signal, priority: launch.priority },
+    );
+    const outer = await slot.catch((error: unknown) => spawnFailure(record, error));
+    // Once started, the try's own result counts, even if the slot gave up waiting for it.
+    if (inner) return inner;
+    // The slot was never given: aborted while queued, or refused (queue full, executor closed).
+    return outer.status === 'cancelled' ? undefined : outer;
+  }
+
+  async #finish(launch: Launch, patch: Partial<RunRecord>): Promise<RunRecord> {
+    try {
+      await this.#write(launch, patch);
+    } catch (error) {
+      // Someone else (a recover() that took this process for dead) already ended it.
+      if (!isRunyardError(error, 'ERR_CONFLICT')) throw error;
+      launch.record = (await this.#store.get(launch.record.id)) ?? launch.record;
+    }
+    return launch.record;
+  }
+
+  /** Applies a patch in order with the run's other writes, keeping the latest record. */
+  #write(launch: Launch, patch: Partial<RunRecord>): Promise<RunRecord> {
+    const write = launch.writes.then(() => this.#store.update(launch.record.id, patch));
+    launch.writes = write.catch(() => {});
+    return write.then((record) => {
+      launch.record = record;
+      return record;
+    });
+  }
+
+  /** Polls the store for cancels asked by other processes, while runs are owned here. */
+  #updatePoller(): void {
+    if (this.#launches.size === 0 || this.#pollMs === 0) {
+      clearInterval(this.#poller);
+      this.#poller = undefined;
+      return;
+    }
+    if (this.#poller) return;
+    this.#poller = setInterval(() => void this.#pollCancels(), this.#pollMs);
+    this.#poller.unref();
+  }
+
+  async #pollCancels(): Promise<void> {
+    for (const [id, launch] of this.#launches) {
+      if (launch.controller.signal.aborted) continue;
+      const stored = await this.#store.get(id).catch(() => undefined);
+      if (stored?.cancelRequestedAt) launch.controller.abort('cancelled from another process');
+    }
+  }
+
+  async #stop(graceMs: number): Promise<void> {
+    const launches = [...this.#launches.values()];
+    for (const launch of launches) {
+      if (launch.record.status !== 'running') {
+        launch.isHeldForRestart = true;
+        launch.controller.abort('shutdown');
+      }
+    }
+    const all = Promise.allSettled(launches.map((launch) => launch.done));
+    let timer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<'grace-over'>((resolve) => {
+      timer = setTimeout(() => resolve('grace-over'), graceMs);
+    });
+    if ((await Promise.race([all, graceOver])) === 'grace-over') {
+      for (const launch of this.#launches.values()) launch.controller.abort('shutdown');
+    }
+    clearTimeout(timer);
+    await all;
+    clearInterval(this.#poller);
+    this.#poller = undefined;
+    if (this.#ownsExecutor) await this.#executor.close();
+  }
+}
+
+/** The record of a run about to be launched: queued, owned by `owner`. */
+export function queuedRunRecord(
+  task: ProcessTask | FunctionTask,
+  options: LaunchOptions,
+  owner: RunOwner,
+): RunRecord {
+  const id = newRunId();
+  const record: RunRecord = {
+    id,
+    name:
+      options.name ??
+      task.name ??
+      ('fn' in task ? task.fn.name || 'function' : basename(task.command)),
+    pattern: 'fire-and-forget',
+    status: 'queued',
+    attempt: 1,
+    waitingFor: 'concurrency',
+    createdAt: new Date().toISOString(),
+    output: { lines: 0, bytes: 0, truncated: false },
+    owner,
+  };
+  if (options.labels) record.labels = { ...options.labels };
+  if (options.params) record.params = structuredClone({ ...options.params });
+  if (options.parentId) record.parentId = options.parentId;
+  if (options.idempotencyKey !== undefined) record.idempotencyKey = options.idempotencyKey;
+  if ('command' in task) {
+    record.command = task.command;
+    record.args = [...(task.args ?? [])];
+    if (task.cwd !== undefined) record.cwd = task.cwd;
+  }
+  const spec = specOf(task, options);
+  if (spec) record.spec = spec;
+  return record;
+}
+
+function validateLaunchOptions(options: LaunchOptions): void {
+  checkPlainObject('options', options);
+  checkOptionalString('name', options.name);
+  checkPlainObject('labels', options.labels);
+  for (const [key, value] of Object.entries(options.labels ?? {})) {
+    if (typeof value !== 'string') throw invalid(`labels.${key}`, 'a string', value);
+  }
+  checkPlainObject('params', options.params);
+  validateRetryPolicy('retries', options.retries);
+  if (options.idempotencyKey !== undefined) {
+    checkArgString('idempotencyKey', options.idempotencyKey, { nonEmpty: true });
+  }
+  checkFiniteNumber('priority', options.priority);
+  checkOptionalString('parentId', options.parentId);
+}
+
+/** What a restart needs to run the task again; only process tasks can be restarted. */
+function specOf(task: ProcessTask | FunctionTask, options: LaunchOptions): RunSpec | undefined {
+  const spec: RunSpec = {};
+  if ('command' in task) {
+    if (task.env) {
+      spec.env = Object.fromEntries(Object.entries(task.env).map(([k, v]) => [k, v ?? null]));
+    }
+    if (typeof task.input === 'string') spec.input = task.input;
+    if (task.shell !== undefined) spec.shell = task.shell;
+    if (task.killGraceMs !== undefined) spec.killGraceMs = task.killGraceMs;
+  }
+  if (task.timeoutMs !== undefined) spec.timeoutMs = task.timeoutMs;
+  if (options.retries) spec.retries = { ...options.retries };
+  if (options.priority !== undefined) spec.priority = options.priority;
+  return Object.keys(spec).length > 0 ? spec : undefined;
+}
+
+function envFromSpec(env: Record<string, string | null>): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v ?? undefined]));
+}
+
+/** The store fields of a finished try. */
+function terminalPatch(result: RunResult): Partial<RunRecord> {
+  const patch: Partial<RunRecord> = {
+    status: result.status,
+    waitingFor: undefined,
+    finishedAt: result.finishedAt,
+    durationMs: result.durationMs,
+    output: result.output,
+  };
+  if (result.startedAt) patch.startedAt = result.startedAt;
+  if (result.pid !== undefined) patch.pid = result.pid;
+  if (result.exitCode !== undefined) patch.exitCode = result.exitCode;
+  if (result.exitSignal !== undefined) patch.exitSignal = result.exitSignal;
+  patch.error = result.error;
+  return patch;
+}
+
+function spawnFailure(record: RunRecord, error: unknown): RunResult {
+  const now = new Date().toISOString();
+  const known = error instanceof RunyardError;
+  return {
+    ...record,
+    status: 'failed',
+    waitingFor: undefined,
+    finishedAt: now,
+    error: {
+      code: known ? error.code : ErrorCodes.TASK_FAILED,
+      message: error instanceof Error ? error.message : String(error),
+    },
+    stdout: '',
+    stderr: '',
+    ok: false,
+  };
+}
+
+function cancelMessage(launch: Launch, reason: unknown): string {
+  const why = typeof reason === 'string' && reason !== 'cancelled' ? `: ${reason}` : '';
+  return `\`${launch.record.name}\` was cancelled before it started${why}`;
+}
+
+/** Waits `ms`; false when the signal aborted first. */
+function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
