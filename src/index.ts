@@ -1,5 +1,29 @@
 export * from './core/index.js';
+export { type FollowLogFileOptions, followLogFile } from './output/follow-file.js';
 export { OutputLog, type OutputLogOptions, readLogFile } from './output/index.js';
+export {
+  type BatchProgress,
+  type CloseOptions,
+  Executor,
+  type ExecutorOptions,
+  type ExecutorStats,
+  type ResourceLimits,
+  type RunAllOptions,
+  type SubmitOptions,
+} from './patterns/concurrent.js';
+export {
+  type HealthReport,
+  type LaunchOptions,
+  TaskManager,
+  type TaskManagerOptions,
+} from './patterns/fire-and-forget.js';
 export { type RunHandle, start } from './patterns/long-running.js';
+export type { RecoverySummary } from './patterns/recovery.js';
+export {
+  ResourceMonitor,
+  type ResourceMonitorOptions,
+  type ResourceSnapshot,
+} from './patterns/resources.js';
 export { run } from './patterns/simple.js';
 export type { RunOptions, StartOptions } from './patterns/task-options.js';
+export * from './store/index.js';

@@ -1,10 +1,29 @@
 #!/usr/bin/env node
 import { isRunyardError } from '../core/errors.js';
+import { batchCommand, batchUsage } from './commands/batch.js';
+import { launchCommand, launchUsage } from './commands/launch.js';
+import { logsCommand, logsUsage } from './commands/logs.js';
 import { runCommand, runUsage } from './commands/run.js';
+import {
+  cancelCommand,
+  cancelUsage,
+  lsCommand,
+  lsUsage,
+  showCommand,
+  showUsage,
+} from './commands/runs.js';
+import { superviseCommand, superviseUsage } from './commands/supervise.js';
 import { exitCodes, mainUsage, UsageError } from './usage.js';
 
 const commands: Record<string, { handler: (argv: string[]) => Promise<number>; usage: string }> = {
   run: { handler: runCommand, usage: runUsage },
+  launch: { handler: launchCommand, usage: launchUsage },
+  ls: { handler: lsCommand, usage: lsUsage },
+  show: { handler: showCommand, usage: showUsage },
+  logs: { handler: logsCommand, usage: logsUsage },
+  cancel: { handler: cancelCommand, usage: cancelUsage },
+  batch: { handler: batchCommand, usage: batchUsage },
+  supervise: { handler: superviseCommand, usage: superviseUsage },
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -28,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(
       `runyard ${name}: ${error instanceof Error ? error.message : String(error)}\n`,
     );
-    return exitCodes.failed;
+    return isRunyardError(error, 'ERR_NOT_FOUND') ? exitCodes.notFoundRun : exitCodes.failed;
   }
 }
 

@@ -11,6 +11,8 @@ export const exitCodes = {
   ok: 0,
   failed: 1,
   usage: 2,
+  /** No run with that id. */
+  notFoundRun: 3,
   /** timeout(1)'s convention. */
   timedOut: 124,
   notExecutable: 126,
@@ -22,6 +24,12 @@ export const exitCodes = {
 export const mainUsage = `Usage: runyard <command> [options]
 
 Commands:
-  run [options] -- <command> [args...]   Run a program, stream its output, exit with its code
+  run [options] -- <command> [args...]      Run a program, stream its output, exit with its code
+  launch [options] -- <command> [args...]   Start a program in the background, print its run id
+  ls [--status s]                           List runs, newest first
+  show <id>                                 Show one run
+  logs [-f] <id>                            Print (and follow) a run's output
+  cancel <id>                               Cancel a run, ending its whole process tree
+  batch -j <n> [file]                       Run a file of commands, n at a time
 
 Run \`runyard <command> --help\` for a command's options.`;

@@ -1,10 +1,10 @@
 import { constants } from 'node:os';
-import { parseArgs } from 'node:util';
 import { isRunyardError } from '../../core/errors.js';
 import type { RunResult } from '../../core/types.js';
 import { run } from '../../patterns/simple.js';
 import { parseDuration } from '../duration.js';
 import { onInterrupt } from '../interrupt.js';
+import { parseCommandLine } from '../parse.js';
 import { exitCodes, UsageError } from '../usage.js';
 
 export const runUsage = `Usage: runyard run [options] -- <command> [args...]
@@ -22,7 +22,14 @@ Options:
   -h, --help               Show this help`;
 
 export async function runCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine(argv);
+  const { values, positionals } = parseCommandLine(argv, {
+    timeout: { type: 'string' },
+    'kill-grace': { type: 'string' },
+    cwd: { type: 'string' },
+    shell: { type: 'boolean' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) {
     process.stdout.write(`${runUsage}\n`);
     return exitCodes.ok;
@@ -69,25 +76,6 @@ export async function runCommand(argv: string[]): Promise<number> {
     process.stderr.write(`runyard: ${result.error?.message ?? result.status}\n`);
   }
   return exitCodeOf(result);
-}
-
-function parseCommandLine(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        timeout: { type: 'string' },
-        'kill-grace': { type: 'string' },
-        cwd: { type: 'string' },
-        shell: { type: 'boolean' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
 }
 
 export function exitCodeOf(result: RunResult): number {
