@@ -1,12 +1,14 @@
-import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { UsageError } from './usage.js';
 
-type Options = NonNullable<ParseArgsConfig['options']>;
-
-/** node:util's parseArgs, with its errors turned into usage errors. */
-export function parseCommandLine<T extends Options>(argv: string[], options: T) {
+/**
+ * Runs node:util's `parseArgs`, turning its errors into usage errors.
+ *
+ * @example
+ * const { values } = usageErrors(() => parseArgs({ args: argv, options: { json: { type: 'boolean' } } }));
+ */
+export function usageErrors<T>(parse: () => T): T {
   try {
-    return parseArgs({ args: argv, allowPositionals: true, strict: true, options });
+    return parse();
   } catch (error) {
     throw new UsageError((error as Error).message);
   }

@@ -142,109 +142,163 @@ function executeProcess(task: ProcessTask, options: ExecuteOptions, emit: Emit):
 }
 
 function executeFunction(task: FunctionTask, options: ExecuteOptions, emit: Emit): ActiveRun {
-  const id = options.id ?? newRunId();
+  const now = Date.now();
   const identity: RunIdentity = {
-    id,
+    id: options.id ?? newRunId(now),
     name: task.name ?? options.name ?? (task.fn.name || 'function'),
     pattern: options.pattern,
-    createdAt: Date.now(),
+    createdAt: now,
     timeoutMs: task.timeoutMs ?? options.timeoutMs,
   };
   if (options.signal?.aborted) {
     const result = Promise.resolve(cancelledBeforeStart(identity, options.signal.reason));
-    return { id, pid: undefined, result, cancel: () => result };
+    return { id: identity.id, pid: undefined, result, cancel: () => result };
   }
-  const graceMs = options.killGraceMs ?? defaults.killGraceMs;
-  const controller = new AbortController();
-  const capture = options.captureBytes ? new TailBuffer(options.captureBytes) : undefined;
-  const startedAt = Date.now();
-  let lines = 0;
-  let bytes = 0;
-  let terminatedBy: 'cancel' | 'timeout' | undefined;
-  let terminationDetail: unknown;
-  let giveUp: (() => void) | undefined;
-  const givenUp = new Promise<void>((resolve) => {
-    giveUp = resolve;
-  });
-  let graceTimer: NodeJS.Timeout | undefined;
+  return new FunctionRun(task, identity, options, emit, now);
+}
 
-  const terminate = (reason: 'cancel' | 'timeout', detail: unknown) => {
-    if (terminatedBy !== undefined) return;
-    terminatedBy = reason;
-    terminationDetail = detail;
-    controller.abort(
-      reason === 'timeout'
-        ? new RunyardError(ErrorCodes.TIMEOUT, `Timed out after ${identity.timeoutMs} ms`)
-        : detail,
-    );
+type FunctionOutcome = { value: unknown } | { error: unknown } | undefined;
+
+/**
+ * A function task from call to result. It is on the hot path of every in-process task, so it
+ * allocates little: the AbortController only when `ctx.signal` is read, timers only when a
+ * timeout or a cancel asks for them, and one promise to settle on.
+ */
+class FunctionRun implements ActiveRun {
+  readonly id: string;
+  readonly pid = undefined;
+  readonly result: Promise<RunResult>;
+  readonly #identity: RunIdentity;
+  readonly #options: ExecuteOptions;
+  readonly #emit: Emit;
+  readonly #startedAt: number;
+  #controller: AbortController | undefined;
+  #capture: TailBuffer | undefined;
+  #lines = 0;
+  #bytes = 0;
+  #terminatedBy: 'cancel' | 'timeout' | undefined;
+  #terminationDetail: unknown;
+  #timer: NodeJS.Timeout | undefined;
+  #graceTimer: NodeJS.Timeout | undefined;
+  #settle!: (outcome: FunctionOutcome) => void;
+  #onAbort: (() => void) | undefined;
+
+  constructor(
+    task: FunctionTask,
+    identity: RunIdentity,
+    options: ExecuteOptions,
+    emit: Emit,
+    startedAt: number,
+  ) {
+    this.id = identity.id;
+    this.#identity = identity;
+    this.#options = options;
+    this.#emit = emit;
+    this.#startedAt = startedAt;
+    const outcome = new Promise<FunctionOutcome>((resolve) => {
+      this.#settle = resolve;
+    });
+    this.result = outcome.then((settled) => this.#finish(settled));
+
+    if (identity.timeoutMs && identity.timeoutMs > 0) {
+      this.#timer = setTimeout(() => this.#terminate('timeout', undefined), identity.timeoutMs);
+    }
+    const signal = options.signal;
+    if (signal) {
+      this.#onAbort = () => this.#terminate('cancel', signal.reason);
+      signal.addEventListener('abort', this.#onAbort, { once: true });
+    }
+    const run = this;
+    const ctx: TaskContext = {
+      runId: identity.id,
+      get signal() {
+        return run.#signal();
+      },
+      log: (text: string) => this.#log(text),
+    };
+    try {
+      const returned = task.fn(ctx);
+      if (isThenable(returned)) {
+        returned.then(
+          (value) => this.#settle({ value }),
+          (error: unknown) => this.#settle({ error }),
+        );
+      } else {
+        this.#settle({ value: returned });
+      }
+    } catch (error) {
+      this.#settle({ error });
+    }
+  }
+
+  cancel(reason?: unknown): Promise<RunResult> {
+    this.#terminate('cancel', reason);
+    return this.result;
+  }
+
+  #signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#terminatedBy) this.#controller.abort(this.#abortReason());
+    }
+    return this.#controller.signal;
+  }
+
+  #abortReason(): unknown {
+    return this.#terminatedBy === 'timeout'
+      ? new RunyardError(ErrorCodes.TIMEOUT, `Timed out after ${this.#identity.timeoutMs} ms`)
+      : this.#terminationDetail;
+  }
+
+  #terminate(reason: 'cancel' | 'timeout', detail: unknown): void {
+    if (this.#terminatedBy !== undefined) return;
+    this.#terminatedBy = reason;
+    this.#terminationDetail = detail;
+    this.#controller?.abort(this.#abortReason());
     // A function cannot be killed: it gets the grace period to notice its signal, then the
     // run settles without it.
-    graceTimer = setTimeout(() => giveUp?.(), graceMs);
-  };
+    const graceMs = this.#options.killGraceMs ?? defaults.killGraceMs;
+    this.#graceTimer = setTimeout(() => this.#settle(undefined), graceMs);
+  }
 
-  const ctx: TaskContext = {
-    runId: id,
-    signal: controller.signal,
-    log(text: string) {
-      for (const line of String(text).split('\n')) {
-        lines++;
-        const size = Buffer.byteLength(line) + 1;
-        bytes += size;
-        capture?.push(Buffer.from(`${line}\n`));
-        emit?.('stdout', line, Date.now());
+  #log(text: string): void {
+    const captureBytes = this.#options.captureBytes;
+    for (const line of String(text).split('\n')) {
+      this.#lines++;
+      this.#bytes += Buffer.byteLength(line) + 1;
+      if (captureBytes) {
+        this.#capture ??= new TailBuffer(captureBytes);
+        this.#capture.push(Buffer.from(`${line}\n`));
       }
-    },
-  };
-
-  const timer =
-    identity.timeoutMs && identity.timeoutMs > 0
-      ? setTimeout(() => terminate('timeout', undefined), identity.timeoutMs)
-      : undefined;
-  const signal = options.signal;
-  const onAbort = () => terminate('cancel', signal?.reason);
-  signal?.addEventListener('abort', onAbort, { once: true });
-
-  const settle = async (): Promise<RunResult> => {
-    let thrown: { error: unknown } | undefined;
-    let value: unknown;
-    try {
-      const outcome = await Promise.race([
-        (async () => task.fn(ctx))().then(
-          (v) => ({ value: v }),
-          (error: unknown) => ({ error }),
-        ),
-        givenUp.then(() => undefined),
-      ]);
-      if (outcome && 'error' in outcome) thrown = { error: outcome.error };
-      else if (outcome) value = outcome.value;
-    } finally {
-      clearTimeout(timer);
-      clearTimeout(graceTimer);
-      signal?.removeEventListener('abort', onAbort);
+      this.#emit?.('stdout', line, Date.now());
     }
+  }
+
+  #finish(outcome: FunctionOutcome): RunResult {
+    clearTimeout(this.#timer);
+    clearTimeout(this.#graceTimer);
+    if (this.#onAbort) this.#options.signal?.removeEventListener('abort', this.#onAbort);
     const settlement: Settlement = {
-      terminatedBy,
-      terminationDetail,
-      thrown,
-      value,
-      stdout: capture?.text() ?? '',
+      terminatedBy: this.#terminatedBy,
+      terminationDetail: this.#terminationDetail,
+      thrown: outcome && 'error' in outcome ? { error: outcome.error } : undefined,
+      value: outcome && 'value' in outcome ? outcome.value : undefined,
+      stdout: this.#capture?.text() ?? '',
       stderr: '',
-      lines,
-      bytes,
-      truncated: capture?.truncated ?? false,
-      startedAt,
+      lines: this.#lines,
+      bytes: this.#bytes,
+      truncated: this.#capture?.truncated ?? false,
+      startedAt: this.#startedAt,
       finishedAt: Date.now(),
     };
-    return settledResult(identity, settlement);
-  };
-  const result = settle();
-  return {
-    id,
-    pid: undefined,
-    result,
-    cancel(reason) {
-      terminate('cancel', reason);
-      return result;
-    },
-  };
+    return settledResult(this.#identity, settlement);
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as PromiseLike<unknown>).then === 'function'
+  );
 }

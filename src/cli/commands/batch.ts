@@ -1,10 +1,11 @@
 import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
 import type { ProcessTask, RunResult } from '../../core/types.js';
 import { type BatchProgress, Executor } from '../../patterns/concurrent.js';
 import { formatDuration, formatTable } from '../format.js';
 import { onInterrupt } from '../interrupt.js';
 import { logDirOf, openLocalStore, resolveHome } from '../local-store.js';
-import { parseCommandLine, parseCount, storeOptions } from '../parse.js';
+import { parseCount, storeOptions, usageErrors } from '../parse.js';
 import { exitCodes, UsageError } from '../usage.js';
 import { printUsage } from './runs.js';
 
@@ -23,11 +24,17 @@ Options:
   -h, --help          Show this help`;
 
 export async function batchCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine(argv, {
-    ...storeOptions,
-    jobs: { type: 'string', short: 'j' },
-    'fail-fast': { type: 'boolean' },
-  });
+  const { values, positionals } = usageErrors(() =>
+    parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        ...storeOptions,
+        jobs: { type: 'string', short: 'j' },
+        'fail-fast': { type: 'boolean' },
+      },
+    }),
+  );
   if (values.help) return printUsage(batchUsage);
   if (positionals.length > 1) throw new UsageError('Expected at most one file');
   const text = await readCommands(positionals[0]);

@@ -1,13 +1,14 @@
 import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import type { ProcessTask } from '../../core/types.js';
 import { queuedRunRecord } from '../../patterns/fire-and-forget.js';
 import { normalizeTask } from '../../patterns/simple.js';
 import { processStartTime } from '../../process/owner.js';
 import { parseDuration } from '../duration.js';
 import { openLocalStore, resolveHome } from '../local-store.js';
-import { parseCommandLine, parseCount, parsePairs, storeOptions } from '../parse.js';
+import { parseCount, parsePairs, storeOptions, usageErrors } from '../parse.js';
 import { exitCodes, UsageError } from '../usage.js';
 
 export const launchUsage = `Usage: runyard launch [options] -- <command> [args...]
@@ -27,15 +28,21 @@ Options:
   -h, --help             Show this help`;
 
 export async function launchCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine(argv, {
-    ...storeOptions,
-    name: { type: 'string' },
-    label: { type: 'string', multiple: true },
-    retries: { type: 'string' },
-    timeout: { type: 'string' },
-    cwd: { type: 'string' },
-    shell: { type: 'boolean' },
-  });
+  const { values, positionals } = usageErrors(() =>
+    parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        ...storeOptions,
+        name: { type: 'string' },
+        label: { type: 'string', multiple: true },
+        retries: { type: 'string' },
+        timeout: { type: 'string' },
+        cwd: { type: 'string' },
+        shell: { type: 'boolean' },
+      },
+    }),
+  );
   if (values.help) {
     process.stdout.write(`${launchUsage}\n`);
     return exitCodes.ok;

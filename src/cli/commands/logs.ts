@@ -1,9 +1,10 @@
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { ErrorCodes, RunyardError } from '../../core/errors.js';
 import { isTerminalStatus, type OutputLine } from '../../core/types.js';
 import { followLogFile } from '../../output/follow-file.js';
 import { logDirOf, openLocalStore, resolveHome } from '../local-store.js';
-import { parseCommandLine, storeOptions } from '../parse.js';
+import { storeOptions, usageErrors } from '../parse.js';
 import { exitCodes } from '../usage.js';
 import { onePositional, printUsage } from './runs.js';
 
@@ -20,11 +21,17 @@ Options:
   -h, --help         Show this help`;
 
 export async function logsCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine(argv, {
-    ...storeOptions,
-    follow: { type: 'boolean', short: 'f' },
-    from: { type: 'string' },
-  });
+  const { values, positionals } = usageErrors(() =>
+    parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        ...storeOptions,
+        follow: { type: 'boolean', short: 'f' },
+        from: { type: 'string' },
+      },
+    }),
+  );
   if (values.help) return printUsage(logsUsage);
   const id = onePositional(positionals, 'run id');
   const home = resolveHome(values.home);

@@ -1,10 +1,11 @@
 import { constants } from 'node:os';
+import { parseArgs } from 'node:util';
 import { isRunyardError } from '../../core/errors.js';
 import type { RunResult } from '../../core/types.js';
 import { run } from '../../patterns/simple.js';
 import { parseDuration } from '../duration.js';
 import { onInterrupt } from '../interrupt.js';
-import { parseCommandLine } from '../parse.js';
+import { usageErrors } from '../parse.js';
 import { exitCodes, UsageError } from '../usage.js';
 
 export const runUsage = `Usage: runyard run [options] -- <command> [args...]
@@ -22,14 +23,20 @@ Options:
   -h, --help               Show this help`;
 
 export async function runCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine(argv, {
-    timeout: { type: 'string' },
-    'kill-grace': { type: 'string' },
-    cwd: { type: 'string' },
-    shell: { type: 'boolean' },
-    json: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
-  });
+  const { values, positionals } = usageErrors(() =>
+    parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        timeout: { type: 'string' },
+        'kill-grace': { type: 'string' },
+        cwd: { type: 'string' },
+        shell: { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }),
+  );
   if (values.help) {
     process.stdout.write(`${runUsage}\n`);
     return exitCodes.ok;

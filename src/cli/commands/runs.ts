@@ -1,9 +1,10 @@
+import { parseArgs } from 'node:util';
 import { ErrorCodes, RunyardError } from '../../core/errors.js';
 import { type RunStatus, terminalStatuses } from '../../core/types.js';
 import { TaskManager } from '../../patterns/fire-and-forget.js';
 import { formatDuration, formatTable, runHeader, runRow } from '../format.js';
 import { logDirOf, openLocalStore, resolveHome } from '../local-store.js';
-import { parseCommandLine, parseCount, storeOptions } from '../parse.js';
+import { parseCount, storeOptions, usageErrors } from '../parse.js';
 import { exitCodes, UsageError } from '../usage.js';
 
 const statuses: readonly RunStatus[] = ['queued', 'running', ...terminalStatuses];
@@ -21,12 +22,18 @@ Options:
   -h, --help          Show this help`;
 
 export async function lsCommand(argv: string[]): Promise<number> {
-  const { values } = parseCommandLine(argv, {
-    ...storeOptions,
-    status: { type: 'string', multiple: true },
-    name: { type: 'string' },
-    limit: { type: 'string' },
-  });
+  const { values } = usageErrors(() =>
+    parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        ...storeOptions,
+        status: { type: 'string', multiple: true },
+        name: { type: 'string' },
+        limit: { type: 'string' },
+      },
+    }),
+  );
   if (values.help) return printUsage(lsUsage);
   for (const status of values.status ?? []) {
     if (!statuses.includes(status as RunStatus)) {
@@ -56,7 +63,9 @@ export const showUsage = `Usage: runyard show [--home <dir>] [--json] <id>
 Shows one run: its status, timing, command, exit and error.`;
 
 export async function showCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine(argv, storeOptions);
+  const { values, positionals } = usageErrors(() =>
+    parseArgs({ args: argv, allowPositionals: true, options: storeOptions }),
+  );
   if (values.help) return printUsage(showUsage);
   const id = onePositional(positionals, 'run id');
   const store = await openLocalStore(resolveHome(values.home));
@@ -111,7 +120,9 @@ the whole process tree (SIGTERM, then SIGKILL after its grace). A run that alrea
 left as it is.`;
 
 export async function cancelCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine(argv, storeOptions);
+  const { values, positionals } = usageErrors(() =>
+    parseArgs({ args: argv, allowPositionals: true, options: storeOptions }),
+  );
   if (values.help) return printUsage(cancelUsage);
   const id = onePositional(positionals, 'run id');
   const home = resolveHome(values.home);

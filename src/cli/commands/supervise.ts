@@ -1,6 +1,7 @@
+import { parseArgs } from 'node:util';
 import { TaskManager } from '../../patterns/fire-and-forget.js';
 import { logDirOf, openLocalStore, resolveHome } from '../local-store.js';
-import { parseCommandLine, storeOptions } from '../parse.js';
+import { storeOptions, usageErrors } from '../parse.js';
 import { exitCodes } from '../usage.js';
 
 export const superviseUsage = `Usage: runyard supervise --home <dir>
@@ -9,7 +10,9 @@ Internal: started by \`runyard launch\`. Reads a run id on stdin, runs that queu
 end, records the outcome, and exits. SIGTERM cancels the run gracefully.`;
 
 export async function superviseCommand(argv: string[]): Promise<number> {
-  const { values } = parseCommandLine(argv, storeOptions);
+  const { values } = usageErrors(() =>
+    parseArgs({ args: argv, allowPositionals: true, options: storeOptions }),
+  );
   const id = (await readStdin()).trim();
   // `launch` died before it recorded the run: nothing to do.
   if (id === '') return exitCodes.failed;
