@@ -1,6 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { executorDefaults } from '../src/patterns/concurrent.js';
+import { taskManagerDefaults } from '../src/patterns/fire-and-forget.js';
+import { monitorDefaults } from '../src/patterns/resources.js';
+import { retryDefaults } from '../src/patterns/retry.js';
 import { defaults } from '../src/patterns/task-options.js';
 
 const docs = (name: string) => readFileSync(join(import.meta.dirname, '..', 'docs', name), 'utf8');
@@ -27,5 +31,28 @@ describe('documented defaults match the code', () => {
       `\`${defaults.startMaxBufferBytes}\` (1 MiB) for \`start()\``,
     );
     expect(documentedDefault(docs('output.md'), 'tailLines')).toBe(String(defaults.tailLines));
+  });
+
+  it('resource admission', () => {
+    const text = docs('concurrency.md');
+    expect(documentedDefault(text, 'maxCpuPercent')).toBe(String(monitorDefaults.maxCpuPercent));
+    expect(documentedDefault(text, 'maxMemoryPercent')).toBe(
+      String(monitorDefaults.maxMemoryPercent),
+    );
+    expect(documentedDefault(text, 'sampleMs')).toBe(String(monitorDefaults.sampleMs));
+    expect(documentedDefault(text, 'admissionTimeoutMs')).toBe(
+      String(executorDefaults.admissionTimeoutMs),
+    );
+  });
+
+  it('task manager and retries', () => {
+    const text = docs('tasks.md');
+    expect(documentedDefault(text, 'pollMs')).toBe(String(taskManagerDefaults.pollMs));
+    expect(documentedDefault(text, 'stuckAfterMs')).toBe(String(taskManagerDefaults.stuckAfterMs));
+    expect(text).toContain(`\`shutdown({ graceMs = ${taskManagerDefaults.shutdownGraceMs} })\``);
+    expect(text).toContain(
+      `backoffMs = ${retryDefaults.backoffMs}, maxBackoffMs = ${retryDefaults.maxBackoffMs}`,
+    );
+    expect(text).toContain(`±${retryDefaults.jitter * 100} %`);
   });
 });

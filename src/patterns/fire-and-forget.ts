@@ -68,6 +68,13 @@ export interface HealthReport {
   oldestQueuedMs: number;
 }
 
+/** The documented defaults of `TaskManagerOptions`, for docs tests. */
+export const taskManagerDefaults = {
+  pollMs: 1000,
+  stuckAfterMs: 60_000,
+  shutdownGraceMs: 5000,
+} as const;
+
 /** A run this manager drives from launch to its terminal status. */
 interface Launch {
   record: RunRecord;
@@ -118,8 +125,8 @@ export class TaskManager {
     this.#ownsExecutor = options.executor === undefined;
     this.#executor = options.executor ?? new Executor();
     this.#logDir = options.logDir ?? join(defaultHome(), 'logs');
-    this.#pollMs = options.pollMs ?? 1000;
-    this.#stuckAfterMs = options.stuckAfterMs ?? 60_000;
+    this.#pollMs = options.pollMs ?? taskManagerDefaults.pollMs;
+    this.#stuckAfterMs = options.stuckAfterMs ?? taskManagerDefaults.stuckAfterMs;
   }
 
   /** The process that owns the runs launched here. */
@@ -212,7 +219,7 @@ export class TaskManager {
    */
   shutdown(options: { graceMs?: number } = {}): Promise<void> {
     checkNonNegativeNumber('graceMs', options.graceMs);
-    this.#shutdown ??= this.#stop(options.graceMs ?? 5000);
+    this.#shutdown ??= this.#stop(options.graceMs ?? taskManagerDefaults.shutdownGraceMs);
     return this.#shutdown;
   }
 
