@@ -4,6 +4,7 @@ import { newRunId } from '../core/ids.js';
 import {
   type FunctionTask,
   isTerminalStatus,
+  type Pattern,
   type ProcessTask,
   type RetryPolicy,
   type RunOwner,
@@ -56,6 +57,8 @@ export interface LaunchOptions {
   readonly priority?: number;
   /** The batch or schedule this run belongs to. */
   readonly parentId?: string;
+  /** The pattern recorded with the run, for patterns built on the manager. @default 'fire-and-forget' */
+  readonly pattern?: Pattern;
 }
 
 export interface HealthReport {
@@ -383,7 +386,7 @@ export class TaskManager {
         fn: async (ctx) => {
           const active = executeTask(launch.task, {
             id: record.id,
-            pattern: 'fire-and-forget',
+            pattern: record.pattern,
             captureBytes: 64 * 1024,
             output: launch.output,
             signal: ctx.signal,
@@ -524,7 +527,19 @@ function validateLaunchOptions(options: LaunchOptions): void {
   }
   checkFiniteNumber('priority', options.priority);
   checkOptionalString('parentId', options.parentId);
+  if (options.pattern !== undefined && !patterns.includes(options.pattern)) {
+    throw invalid('pattern', `one of ${patterns.join(', ')}`, options.pattern);
+  }
 }
+
+const patterns: readonly Pattern[] = [
+  'simple',
+  'long-running',
+  'concurrent',
+  'fire-and-forget',
+  'periodic',
+  'pooled',
+];
 
 /** What a restart needs to run the task again; only process tasks can be restarted. */
 function specOf(task: ProcessTask | FunctionTask, options: LaunchOptions): RunSpec | undefined {
