@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ProcessTask } from '../../core/types.js';
-import { queuedRunRecord } from '../../patterns/fire-and-forget.js';
+import { queuedRunRecord } from '../../patterns/launch-record.js';
 import { normalizeTask } from '../../patterns/simple.js';
 import { processStartTime } from '../../process/owner.js';
 import { parseDuration } from '../duration.js';
