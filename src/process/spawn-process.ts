@@ -84,9 +84,14 @@ export class ProcessRun {
   constructor(command: string, args: readonly string[], options: SpawnProcessOptions) {
     this.#options = options;
     const env: Record<string, string | undefined> =
-      options.extendEnv === false ? { ...options.env } : { ...process.env, ...options.env };
+      options.extendEnv === false ? {} : Object.assign({}, process.env);
+    // Only the caller's own variables can be undefined (removals): walk those, not all of env.
+    for (const key in options.env) {
+      const value = options.env[key];
+      if (value === undefined) delete env[key];
+      else env[key] = value;
+    }
     env[RUN_ID_VARIABLE] = options.runId;
-    for (const key in env) if (env[key] === undefined) delete env[key];
 
     let child: ChildProcess;
     try {
