@@ -340,6 +340,30 @@ describe('Executor: cancellation', () => {
     expect(results.flatMap((r) => (r.pid ? [r.pid] : [])).filter(isProcessAlive)).toEqual([]);
   });
 
+  it('close() during a failFast batch settles each queued task once', async () => {
+    const ex = executor({ concurrency: 1, resources: false });
+    const held = heldTask();
+    const ends: string[] = [];
+    ex.on('end', ({ result }) => ends.push(result.id));
+    const batch = ex.runAll([held.task, { fn: () => 1 }, { fn: () => 2 }, { fn: () => 3 }], {
+      failFast: true,
+    });
+    await held.started;
+    const closed = ex.close();
+    held.release();
+    const results = await batch;
+    await closed;
+    expect(results.map((r) => r.status)).toEqual([
+      'succeeded',
+      'cancelled',
+      'cancelled',
+      'cancelled',
+    ]);
+    expect(new Set(ends).size).toBe(ends.length);
+    expect(ends).toHaveLength(4);
+    expect(ex.stats).toMatchObject({ running: 0, queued: 0, succeeded: 1, cancelled: 3 });
+  });
+
   it("aborting a batch's signal cancels the whole batch", async () => {
     const ex = executor({ concurrency: 1 });
     const controller = new AbortController();
