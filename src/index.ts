@@ -18,6 +18,16 @@ export {
   type TaskManagerOptions,
 } from './patterns/fire-and-forget.js';
 export { type RunHandle, start } from './patterns/long-running.js';
+export {
+  type NodePoolOptions,
+  ProcessPool,
+  type ProcessPoolOptions,
+  type ProcessPoolRunOptions,
+  type ProcessPoolStats,
+  type PythonPoolOptions,
+  processPoolDefaults,
+  processPoolHelpers,
+} from './patterns/process-pool.js';
 export type { RecoverySummary } from './patterns/recovery.js';
 export {
   ResourceMonitor,
