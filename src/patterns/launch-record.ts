@@ -52,7 +52,7 @@ export function queuedRunRecord(
       options.name ??
       task.name ??
       ('fn' in task ? task.fn.name || 'function' : basename(task.command)),
-    pattern: 'fire-and-forget',
+    pattern: options.pattern ?? 'fire-and-forget',
     status: 'queued',
     attempt: 1,
     waitingFor: 'concurrency',
