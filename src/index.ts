@@ -19,6 +19,30 @@ export {
 } from './patterns/fire-and-forget.js';
 export { type RunHandle, start } from './patterns/long-running.js';
 export {
+  addMaintenance,
+  type MaintenanceJob,
+  type MaintenanceOptions,
+  maintenanceDefaults,
+  maintenanceJobs,
+  optimizeStore,
+  type PruneRunsResult,
+  pruneRuns,
+  recoverStaleRuns,
+  removeOrphanLogs,
+} from './patterns/maintenance.js';
+export {
+  type FiringReason,
+  type OverlapPolicy,
+  Schedule,
+  type ScheduleOptions,
+  Scheduler,
+  type SchedulerEventName,
+  type SchedulerEvents,
+  type SchedulerOptions,
+  type ScheduleTrigger,
+  schedulerDefaults,
+} from './patterns/periodic.js';
+export {
   type NodePoolOptions,
   ProcessPool,
   type ProcessPoolOptions,
@@ -34,6 +58,7 @@ export {
   type ResourceMonitorOptions,
   type ResourceSnapshot,
 } from './patterns/resources.js';
+export { CronTimes, type FiringTimes, intervalTimes } from './patterns/schedule-time.js';
 export { run } from './patterns/simple.js';
 export type { RunOptions, StartOptions } from './patterns/task-options.js';
 export * from './store/index.js';

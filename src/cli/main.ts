@@ -3,6 +3,7 @@ import { isRunyardError } from '../core/errors.js';
 import { batchCommand, batchUsage } from './commands/batch.js';
 import { launchCommand, launchUsage } from './commands/launch.js';
 import { logsCommand, logsUsage } from './commands/logs.js';
+import { pruneCommand, pruneUsage } from './commands/prune.js';
 import { runCommand, runUsage } from './commands/run.js';
 import {
   cancelCommand,
@@ -23,6 +24,7 @@ const commands: Record<string, { handler: (argv: string[]) => Promise<number>; u
   logs: { handler: logsCommand, usage: logsUsage },
   cancel: { handler: cancelCommand, usage: cancelUsage },
   batch: { handler: batchCommand, usage: batchUsage },
+  prune: { handler: pruneCommand, usage: pruneUsage },
   supervise: { handler: superviseCommand, usage: superviseUsage },
 };
 

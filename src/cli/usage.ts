@@ -31,5 +31,6 @@ Commands:
   logs [-f] <id>                            Print (and follow) a run's output
   cancel <id>                               Cancel a run, ending its whole process tree
   batch -j <n> [file]                       Run a file of commands, n at a time
+  prune [--older-than 30d] [--keep-last n]  Delete old finished runs and their log files
 
 Run \`runyard <command> --help\` for a command's options.`;

@@ -322,6 +322,16 @@ export class SqliteStore implements RunStore {
   }
 
   /**
+   * Refreshes the query planner's statistics where they are stale (`PRAGMA optimize`), in turn
+   * with the other operations. Cheap when nothing changed; the maintenance job runs it daily.
+   */
+  optimize(): Promise<void> {
+    return this.#submit(true, () => () => {
+      this.#db.pragma('optimize');
+    });
+  }
+
+  /**
    * Runs what was already asked, stops the checkpointer and closes the database. Idempotent: a
    * second call returns the same promise. Every later call is `ERR_CLOSED`.
    */
