@@ -13,6 +13,7 @@ import {
   showCommand,
   showUsage,
 } from './commands/runs.js';
+import { schedulesCommand, schedulesUsage } from './commands/schedules.js';
 import { superviseCommand, superviseUsage } from './commands/supervise.js';
 import { exitCodes, mainUsage, UsageError } from './usage.js';
 
@@ -25,6 +26,7 @@ const commands: Record<string, { handler: (argv: string[]) => Promise<number>; u
   cancel: { handler: cancelCommand, usage: cancelUsage },
   batch: { handler: batchCommand, usage: batchUsage },
   prune: { handler: pruneCommand, usage: pruneUsage },
+  schedules: { handler: schedulesCommand, usage: schedulesUsage },
   supervise: { handler: superviseCommand, usage: superviseUsage },
 };
 

@@ -32,5 +32,6 @@ Commands:
   cancel <id>                               Cancel a run, ending its whole process tree
   batch -j <n> [file]                       Run a file of commands, n at a time
   prune [--older-than 30d] [--keep-last n]  Delete old finished runs and their log files
+  schedules                                 List schedules with their last run
 
 Run \`runyard <command> --help\` for a command's options.`;
