@@ -61,4 +61,19 @@ export {
 export { CronTimes, type FiringTimes, intervalTimes } from './patterns/schedule-time.js';
 export { run } from './patterns/simple.js';
 export type { RunOptions, StartOptions } from './patterns/task-options.js';
+export {
+  ThreadPool,
+  type ThreadPoolCloseOptions,
+  type ThreadPoolOptions,
+  type ThreadPoolRunOptions,
+  type ThreadPoolStats,
+  threadPoolDefaults,
+} from './patterns/thread-pool.js';
 export * from './store/index.js';
+export {
+  type Advice,
+  type AdviceRequest,
+  advise,
+  explain,
+  type PatternExplanation,
+} from './orchestrator/advisor.js';
