@@ -1,4 +1,31 @@
 export * from './core/index.js';
+export {
+  type Advice,
+  type AdviceRequest,
+  advise,
+  explain,
+  type PatternExplanation,
+} from './orchestrator/advisor.js';
+export { type NamedPool, PoolRegistry } from './orchestrator/pools.js';
+export {
+  type BatchHints,
+  type ExecuteOutcome,
+  type FireAndForgetHints,
+  type LongRunningHints,
+  type PeriodicHints,
+  Runyard,
+  type RunyardCloseOptions,
+  type RunyardOptions,
+  runyardDefaults,
+  type WaitedHints,
+} from './orchestrator/runyard.js';
+export {
+  choosePattern,
+  type ExecuteHints,
+  longRunningAfterMs,
+  type PatternChoice,
+  selectPattern,
+} from './orchestrator/select-pattern.js';
 export { type FollowLogFileOptions, followLogFile } from './output/follow-file.js';
 export { OutputLog, type OutputLogOptions, readLogFile } from './output/index.js';
 export {
@@ -70,10 +97,3 @@ export {
   threadPoolDefaults,
 } from './patterns/thread-pool.js';
 export * from './store/index.js';
-export {
-  type Advice,
-  type AdviceRequest,
-  advise,
-  explain,
-  type PatternExplanation,
-} from './orchestrator/advisor.js';

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { isRunyardError } from '../core/errors.js';
+import { adviseCommand, adviseUsage } from './commands/advise.js';
 import { batchCommand, batchUsage } from './commands/batch.js';
 import { launchCommand, launchUsage } from './commands/launch.js';
 import { logsCommand, logsUsage } from './commands/logs.js';
@@ -28,6 +29,7 @@ const commands: Record<string, { handler: (argv: string[]) => Promise<number>; u
   prune: { handler: pruneCommand, usage: pruneUsage },
   schedules: { handler: schedulesCommand, usage: schedulesUsage },
   supervise: { handler: superviseCommand, usage: superviseUsage },
+  advise: { handler: adviseCommand, usage: adviseUsage },
 };
 
 async function main(argv: string[]): Promise<number> {

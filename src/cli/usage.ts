@@ -33,5 +33,6 @@ Commands:
   batch -j <n> [file]                       Run a file of commands, n at a time
   prune [--older-than 30d] [--keep-last n]  Delete old finished runs and their log files
   schedules                                 List schedules with their last run
+  advise [--duration 2m] [--tasks n] ...    Recommend a pattern for some work, with reasons
 
 Run \`runyard <command> --help\` for a command's options.`;
