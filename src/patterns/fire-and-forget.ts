@@ -435,12 +435,22 @@ export class TaskManager {
     this.#poller.unref();
   }
 
+  /** One query for every active run with a cancel request, whoever owns it; ours are ended. */
   async #pollCancels(): Promise<void> {
-    for (const [id, launch] of this.#launches) {
-      if (launch.controller.signal.aborted) continue;
-      const stored = await this.#store.get(id).catch(() => undefined);
-      if (stored?.cancelRequestedAt) launch.controller.abort('cancelled from another process');
-    }
+    let cursor: string | undefined;
+    do {
+      const page = await this.#store
+        .list({ status: ['queued', 'running'], cancelRequested: true, limit: 1000, cursor })
+        .catch(() => undefined);
+      if (!page) return;
+      for (const run of page.runs) {
+        const launch = this.#launches.get(run.id);
+        if (launch && !launch.controller.signal.aborted) {
+          launch.controller.abort('cancelled from another process');
+        }
+      }
+      cursor = page.nextCursor;
+    } while (cursor);
   }
 
   async #stop(graceMs: number): Promise<void> {

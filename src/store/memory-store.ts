@@ -54,6 +54,12 @@ function matches(entry: Entry, q: NormalizedQuery): boolean {
   if (q.name !== undefined && run.name !== q.name) return false;
   if (q.pattern !== undefined && run.pattern !== q.pattern) return false;
   if (q.parentId !== undefined && run.parentId !== q.parentId) return false;
+  if (
+    q.cancelRequested !== undefined &&
+    (run.cancelRequestedAt !== undefined) !== q.cancelRequested
+  ) {
+    return false;
+  }
   if (q.sinceMs !== undefined && entry.createdMs < q.sinceMs) return false;
   if (q.untilMs !== undefined && entry.createdMs >= q.untilMs) return false;
   if (q.text !== undefined && !foldCase(run.name).includes(q.text)) return false;

@@ -17,6 +17,7 @@ export interface NormalizedQuery {
   labels: readonly (readonly [string, string])[];
   pattern: Pattern | undefined;
   parentId: string | undefined;
+  cancelRequested: boolean | undefined;
   /** Inclusive, ms since the epoch. */
   sinceMs: number | undefined;
   /** Exclusive, ms since the epoch. */
@@ -99,6 +100,9 @@ export function normalizeQuery(query: RunQuery | undefined): NormalizedQuery {
   if (query.name !== undefined) checkArgString('name', query.name);
   if (query.text !== undefined) checkArgString('text', query.text);
   if (query.parentId !== undefined) checkArgString('parentId', query.parentId);
+  if (query.cancelRequested !== undefined && typeof query.cancelRequested !== 'boolean') {
+    throw invalid('cancelRequested', 'a boolean', query.cancelRequested);
+  }
   if (query.pattern !== undefined && !patterns.includes(query.pattern)) {
     throw invalid('pattern', `one of ${patterns.join(', ')}`, query.pattern);
   }
@@ -113,6 +117,7 @@ export function normalizeQuery(query: RunQuery | undefined): NormalizedQuery {
     labels: normalizeLabels(query.label),
     pattern: query.pattern,
     parentId: query.parentId,
+    cancelRequested: query.cancelRequested,
     sinceMs: query.since === undefined ? undefined : toEpochMs('since', query.since),
     untilMs: query.until === undefined ? undefined : toEpochMs('until', query.until),
     limit,

@@ -11,6 +11,8 @@ export interface RunQuery {
   label?: Readonly<Record<string, string>> | string;
   pattern?: Pattern;
   parentId?: string;
+  /** Only runs another process asked to cancel (`cancelRequestedAt` set), or only those not. */
+  cancelRequested?: boolean;
   /** Created at or after (ISO 8601 string or Date). */
   since?: string | Date;
   /** Created before (ISO 8601 string or Date). */

@@ -65,6 +65,11 @@ export function listSql(q: NormalizedQuery): Sql {
     where.push('parent_id = ?');
     params.push(q.parentId);
   }
+  if (q.cancelRequested !== undefined) {
+    where.push(
+      `json_extract(data, '$.cancelRequestedAt') IS ${q.cancelRequested ? 'NOT NULL' : 'NULL'}`,
+    );
+  }
   if (q.sinceMs !== undefined) {
     where.push('created_at >= ?');
     params.push(q.sinceMs);

@@ -405,6 +405,21 @@ describe.each([
       expect(await ids({ parentId: 'batch-1' })).toEqual(byKeys('percent', 'buildOk'));
     });
 
+    it('filters by a cancel request, alone or with the active statuses', async () => {
+      expect(await ids({ cancelRequested: true })).toEqual([]);
+      await store.update(runs.percent!.id, { cancelRequestedAt: new Date().toISOString() });
+      expect(await ids({ cancelRequested: true })).toEqual(byKeys('percent'));
+      expect(await ids({ status: ['queued', 'running'], cancelRequested: true })).toEqual(
+        byKeys('percent'),
+      );
+      expect(await ids({ status: ['queued', 'running'], cancelRequested: false })).toEqual(
+        byKeys('buildQueued'),
+      );
+      await expect(store.list({ cancelRequested: 'yes' as never })).rejects.toMatchObject({
+        code: 'ERR_INVALID',
+      });
+    });
+
     it('finds text anywhere in the name, case-insensitive, wildcards taken literally', async () => {
       expect(await ids({ text: 'BUILD' })).toEqual(byKeys('rebuild', 'buildOk', 'buildQueued'));
       expect(await ids({ text: 'ld-a' })).toEqual(byKeys('rebuild'));
