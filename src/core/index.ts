@@ -1,5 +1,6 @@
 export * from './clock.js';
 export * from './errors.js';
 export * from './ids.js';
+export * from './sleep.js';
 export * from './types.js';
 export * from './validate.js';

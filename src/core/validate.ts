@@ -88,3 +88,11 @@ export function checkFiniteNumber(field: string, value: unknown): void {
   if (typeof value !== 'number' || !Number.isFinite(value))
     throw invalid(field, 'a finite number', value);
 }
+
+/** A queue bound: a non-negative integer, or `Infinity` for none. */
+export function checkCountOrInfinity(field: string, value: unknown): void {
+  if (value === undefined || value === Number.POSITIVE_INFINITY) return;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw invalid(field, 'a non-negative integer or Infinity', value);
+  }
+}

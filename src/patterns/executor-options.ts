@@ -5,6 +5,7 @@ import {
   checkAbortSignal,
   checkArgString,
   checkBoolean,
+  checkCountOrInfinity,
   checkFiniteNumber,
   checkFunction,
   checkNonNegativeNumber,
@@ -128,7 +129,7 @@ export interface ExecutorSettings {
 export function executorSettings(options: ExecutorOptions): ExecutorSettings {
   checkPlainObject('options', options);
   checkPositiveInteger('concurrency', options.concurrency);
-  checkCount('maxQueue', options.maxQueue);
+  checkCountOrInfinity('maxQueue', options.maxQueue);
   if (
     options.store !== undefined &&
     (typeof options.store !== 'object' ||
@@ -150,7 +151,7 @@ export function executorSettings(options: ExecutorOptions): ExecutorSettings {
   else {
     checkPlainObject('resources', resources);
     limits = resources ?? {};
-    checkCount('resources.admissionTimeoutMs', limits.admissionTimeoutMs);
+    checkCountOrInfinity('resources.admissionTimeoutMs', limits.admissionTimeoutMs);
     if (limits.monitor !== undefined && !(limits.monitor instanceof ResourceMonitor)) {
       throw invalid('resources.monitor', 'a ResourceMonitor', limits.monitor);
     }
@@ -253,11 +254,4 @@ export function checkCloseOptions(options: CloseOptions): void {
   checkPlainObject('options', options);
   checkBoolean('cancelRunning', options.cancelRunning);
   checkNonNegativeNumber('graceMs', options.graceMs);
-}
-
-function checkCount(field: string, value: unknown): void {
-  if (value === undefined || value === Number.POSITIVE_INFINITY) return;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-    throw invalid(field, 'a non-negative integer or Infinity', value);
-  }
 }

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { ErrorCodes, isRunyardError, RunyardError } from '../core/errors.js';
+import { sleepUnlessAborted } from '../core/sleep.js';
 import {
   type FunctionTask,
   isTerminalStatus,
@@ -347,7 +348,7 @@ export class TaskManager {
           error: result.error,
         });
         launch.queuedSince = Date.now();
-        if (!(await sleep(waitMs, controller.signal))) {
+        if (!(await sleepUnlessAborted(waitMs, controller.signal))) {
           if (launch.isHeldForRestart) return launch.record;
           return await this.#finish(launch, {
             status: 'cancelled',
@@ -480,22 +481,6 @@ export class TaskManager {
 function cancelMessage(launch: Launch, reason: unknown): string {
   const why = typeof reason === 'string' && reason !== 'cancelled' ? `: ${reason}` : '';
   return `\`${launch.record.name}\` was cancelled before it started${why}`;
-}
-
-/** Waits `ms`; false when the signal aborted first. */
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(true);
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 function delay(ms: number): Promise<void> {

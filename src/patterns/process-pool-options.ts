@@ -3,6 +3,7 @@ import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   checkArgString,
+  checkCountOrInfinity,
   checkFunction,
   checkNonNegativeNumber,
   checkOptionalString,
@@ -11,6 +12,7 @@ import {
   invalid,
 } from '../core/validate.js';
 import type { RunStore } from '../store/run-store.js';
+import { checkRunStore } from '../store/run-store.js';
 
 export interface ProcessPoolOptions {
   /** The worker program; it must speak the protocol of `workers/PROTOCOL.md`. */
@@ -165,23 +167,10 @@ export function processPoolSettings(options: ProcessPoolOptions): ProcessPoolSet
   checkNonNegativeNumber('idleTimeoutMs', options.idleTimeoutMs);
   checkNonNegativeNumber('startupTimeoutMs', options.startupTimeoutMs);
   checkNonNegativeNumber('timeoutMs', options.timeoutMs);
-  if (options.maxQueue !== undefined && options.maxQueue !== Number.POSITIVE_INFINITY) {
-    const { maxQueue } = options;
-    if (typeof maxQueue !== 'number' || !Number.isInteger(maxQueue) || maxQueue < 0) {
-      throw invalid('maxQueue', 'a non-negative integer or Infinity', maxQueue);
-    }
-  }
+  checkCountOrInfinity('maxQueue', options.maxQueue);
   checkNonNegativeNumber('killGraceMs', options.killGraceMs);
+  checkRunStore('store', options.store);
   const store = options.store;
-  if (
-    store !== undefined &&
-    (typeof store !== 'object' ||
-      store === null ||
-      typeof store.create !== 'function' ||
-      typeof store.update !== 'function')
-  ) {
-    throw invalid('store', 'a RunStore', store);
-  }
   if (options.name !== undefined) checkArgString('name', options.name, { nonEmpty: true });
   checkFunction('onStderr', options.onStderr);
 

@@ -1,5 +1,6 @@
 import { ErrorCodes, RunyardError } from '../core/errors.js';
 import { newRunId } from '../core/ids.js';
+import { sleepUnlessAborted } from '../core/sleep.js';
 import type {
   FunctionTask,
   ProcessTask,
@@ -113,7 +114,7 @@ function directFiring(spec: FiringSpec): Firing {
         attempt < spec.retries.attempts &&
         !controller.signal.aborted;
       if (!canRetry) return ended;
-      if (!(await sleep(retryDelay(spec.retries!, attempt), controller.signal))) {
+      if (!(await sleepUnlessAborted(retryDelay(spec.retries!, attempt), controller.signal))) {
         return {
           ...ended,
           status: 'cancelled',
@@ -153,20 +154,4 @@ function couldNotStart(base: RunRecord, error: unknown, attempt: number): RunRec
       message: error instanceof Error ? error.message : String(error),
     },
   };
-}
-
-/** Waits `ms`; false when the signal aborted first. */
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(true);
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -6,6 +6,7 @@ import type { ResourceLimits } from 'node:worker_threads';
 import {
   checkAbortSignal,
   checkArgString,
+  checkCountOrInfinity,
   checkNonNegativeNumber,
   checkOptionalString,
   checkPlainObject,
@@ -13,6 +14,7 @@ import {
   invalid,
 } from '../core/validate.js';
 import type { RunStore } from '../store/run-store.js';
+import { checkRunStore } from '../store/run-store.js';
 
 export interface ThreadPoolOptions {
   /**
@@ -143,16 +145,8 @@ export function threadPoolSettings(options: ThreadPoolOptions): ThreadPoolSettin
   checkPositiveInteger('concurrentTasksPerWorker', options.concurrentTasksPerWorker);
   checkNonNegativeNumber('cancelGraceMs', options.cancelGraceMs);
   checkPlainObject('resourceLimits', options.resourceLimits);
+  checkRunStore('store', options.store);
   const store = options.store;
-  if (
-    store !== undefined &&
-    (typeof store !== 'object' ||
-      store === null ||
-      typeof store.create !== 'function' ||
-      typeof store.update !== 'function')
-  ) {
-    throw invalid('store', 'a RunStore', store);
-  }
   if (options.name !== undefined) checkArgString('name', options.name, { nonEmpty: true });
   const minThreads = options.minThreads ?? threadPoolDefaults.minThreads;
   if (options.maxThreads !== undefined && options.maxThreads < minThreads) {
@@ -230,9 +224,4 @@ function checkCount(field: string, value: unknown): void {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
     throw invalid(field, 'a non-negative integer', value);
   }
-}
-
-function checkCountOrInfinity(field: string, value: unknown): void {
-  if (value === Number.POSITIVE_INFINITY) return;
-  checkCount(field, value);
 }

@@ -1,4 +1,5 @@
 import type { Pattern, RunRecord, RunStatus } from '../core/types.js';
+import { invalid } from '../core/validate.js';
 
 /** Which runs `list()` returns. Every filter is optional; results are newest first. */
 export interface RunQuery {
@@ -67,4 +68,18 @@ export interface RunStore {
   prune(options: PruneOptions): Promise<string[]>;
   stats(): Promise<RunStats>;
   close(): Promise<void>;
+}
+
+/** Checks that an option holds something that can record runs. */
+export function checkRunStore(field: string, value: unknown): void {
+  if (value === undefined) return;
+  const store = value as Partial<RunStore> | null;
+  if (
+    typeof store !== 'object' ||
+    store === null ||
+    typeof store.create !== 'function' ||
+    typeof store.update !== 'function'
+  ) {
+    throw invalid(field, 'a RunStore', value);
+  }
 }

@@ -512,7 +512,7 @@ describe('ThreadPool: options', () => {
       'Expected `concurrentTasksPerWorker` to be a positive integer, got `0` (number)',
     );
     expect(invalid({ filename: addOne, maxQueue: 1.5 })).toBe(
-      'Expected `maxQueue` to be a non-negative integer, got `1.5` (number)',
+      'Expected `maxQueue` to be a non-negative integer or Infinity, got `1.5` (number)',
     );
     expect(invalid({ filename: addOne, store: {} })).toBe(
       'Expected `store` to be a RunStore, got `{}` (object)',
