@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,9 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newRunId } from '../../src/core/ids.js';
 import type { RunRecord, RunStatus } from '../../src/core/types.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
+import { runCli } from '../helpers/cli.js';
 
-const root = join(import.meta.dirname, '..', '..');
-const cli = join(root, 'dist', 'cli', 'main.js');
 const DAY = 86_400_000;
 
 let home: string;
@@ -20,21 +17,8 @@ afterEach(async () => {
   await rm(home, { recursive: true, force: true });
 });
 
-async function runyard(args: string[]) {
-  const child = spawn(process.execPath, [cli, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, RUNYARD_HOME: home },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (t: string) => {
-    stdout += t;
-  });
-  child.stderr.setEncoding('utf8').on('data', (t: string) => {
-    stderr += t;
-  });
-  const [code] = await once(child, 'close');
-  return { code: code as number, stdout, stderr };
+function runyard(args: string[]) {
+  return runCli(args, { home });
 }
 
 /** Runs in `<home>/runyard.db`, each with a log file, created `ageDays` ago. */

@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunRecord } from '../../src/core/types.js';
 import { isProcessAlive } from '../../src/process/tree-kill.js';
+import { cliPath, runCli } from '../helpers/cli.js';
 import { waitUntilDead } from '../helpers/processes.js';
 
 const root = join(import.meta.dirname, '..', '..');
-const cli = join(root, 'dist', 'cli', 'main.js');
 const fixture = (name: string) => join(root, 'test', 'fixtures', name);
 const node = process.execPath;
 
@@ -21,22 +21,8 @@ afterEach(async () => {
   await rm(home, { recursive: true, force: true });
 });
 
-async function runyard(args: string[], input?: string) {
-  const child = spawn(node, [cli, ...args], {
-    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    env: { ...process.env, RUNYARD_HOME: home },
-  });
-  if (input !== undefined) child.stdin!.end(input);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (t: string) => {
-    stdout += t;
-  });
-  child.stderr!.setEncoding('utf8').on('data', (t: string) => {
-    stderr += t;
-  });
-  const [code] = await once(child, 'close');
-  return { code: code as number, stdout, stderr };
+function runyard(args: string[], input?: string) {
+  return runCli(args, { home, ...(input !== undefined && { input }) });
 }
 
 async function show(id: string): Promise<RunRecord> {
@@ -85,7 +71,7 @@ describe('runyard launch, logs, show, ls', () => {
     const id = launched.stdout.trim();
     // Follow the log until the tree is up, collecting its pids.
     const pids: number[] = [];
-    const follower = spawn(node, [cli, 'logs', '-f', id], {
+    const follower = spawn(node, [cliPath, 'logs', '-f', id], {
       env: { ...process.env, RUNYARD_HOME: home },
     });
     // It ends by itself once the run ends, which may be before `cancel` returns.

@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,9 +6,7 @@ import { Executor } from '../../src/patterns/concurrent.js';
 import { TaskManager } from '../../src/patterns/fire-and-forget.js';
 import { Scheduler } from '../../src/patterns/periodic.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
-
-const root = join(import.meta.dirname, '..', '..');
-const cli = join(root, 'dist', 'cli', 'main.js');
+import { runCli } from '../helpers/cli.js';
 
 let home: string;
 beforeEach(async () => {
@@ -20,17 +16,8 @@ afterEach(async () => {
   await rm(home, { recursive: true, force: true });
 });
 
-async function runyard(args: string[]) {
-  const child = spawn(process.execPath, [cli, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, RUNYARD_HOME: home },
-  });
-  let stdout = '';
-  child.stdout.setEncoding('utf8').on('data', (t: string) => {
-    stdout += t;
-  });
-  const [code] = await once(child, 'close');
-  return { code: code as number, stdout };
+function runyard(args: string[]) {
+  return runCli(args, { home });
 }
 
 describe('runyard schedules', () => {
