@@ -1,23 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { maintenanceDefaults, maintenanceJobs } from '../src/patterns/maintenance.js';
 import { schedulerDefaults } from '../src/patterns/schedule-options.js';
-
-const docs = (name: string) => readFileSync(join(import.meta.dirname, '..', 'docs', name), 'utf8');
-
-/** The second column of a docs table row that starts with `option` in backquotes. */
-function documentedDefault(text: string, option: string): string {
-  const row = text.split('\n').find((line) => line.startsWith(`| \`${option}\` |`));
-  if (!row) throw new Error(`no row for ${option}`);
-  return row
-    .split('|')[2]!
-    .trim()
-    .replace(/^`([^`]*)`(.*)$/, '$1');
-}
+import { documentedDefault, readDoc } from './helpers/docs.js';
 
 describe('documented schedule defaults match the code', () => {
-  const text = docs('schedules.md');
+  const text = readDoc('schedules.md');
 
   it('Scheduler and add() options', () => {
     expect(documentedDefault(text, 'maxSleepMs')).toBe(String(schedulerDefaults.maxSleepMs));
@@ -50,7 +37,7 @@ describe('documented schedule defaults match the code', () => {
   });
 
   it('runyard prune', () => {
-    const cli = docs('cli.md');
+    const cli = readDoc('cli.md');
     expect(cli).toContain(`(default \`${maintenanceDefaults.retentionDays}d\``);
     expect(cli).toContain(`(default ${maintenanceDefaults.keepLast})`);
   });

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import {
   RunyardError,
 } from '../../src/index.js';
 import { isProcessAlive } from '../../src/process/tree-kill.js';
+import { readDoc, tableCell } from '../helpers/docs.js';
 import { waitUntilDead } from '../helpers/processes.js';
 
 const poolDir = join(import.meta.dirname, '..', 'fixtures', 'pool');
@@ -415,14 +416,9 @@ describe('ProcessPool: options and inputs', () => {
   });
 
   it('documents its defaults', () => {
-    const docs = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'pools.md'), 'utf8');
+    const docs = readDoc('pools.md');
     const section = docs.slice(docs.indexOf('## ProcessPool'));
-    const row = (option: string) =>
-      section
-        .split('\n')
-        .find((line) => line.startsWith(`| \`${option}\` |`))
-        ?.split('|')[2]
-        ?.trim();
+    const row = (option: string) => tableCell(section, option);
     expect(row('idleTimeoutMs')).toBe(`\`${processPoolDefaults.idleTimeoutMs}\``);
     expect(row('startupTimeoutMs')).toBe(`\`${processPoolDefaults.startupTimeoutMs}\``);
     expect(row('killGraceMs')).toBe(`\`${processPoolDefaults.killGraceMs}\``);

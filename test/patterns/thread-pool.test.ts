@@ -13,6 +13,7 @@ import {
   threadPoolDefaults,
 } from '../../src/patterns/thread-pool.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
+import { readDoc, tableCell } from '../helpers/docs.js';
 
 const task = (name: string) => join(import.meta.dirname, '..', 'fixtures', 'thread-tasks', name);
 const addOne = task('add-one.mjs');
@@ -539,15 +540,12 @@ describe('ThreadPool: options', () => {
   });
 
   it('has the defaults docs/pools.md states', () => {
-    const text = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'pools.md'), 'utf8');
+    const text = readDoc('pools.md');
     // The ThreadPool section only: the ProcessPool's table has rows of the same names.
     const start = text.indexOf('\n## ThreadPool');
     const end = text.indexOf('\n## ', start + 1);
     const docs = text.slice(start, end === -1 ? undefined : end);
-    const documented = (option: string) => {
-      const row = docs.split('\n').find((line) => line.startsWith(`| \`${option}\` |`));
-      return row?.split('|')[2]?.trim();
-    };
+    const documented = (option: string) => tableCell(docs, option);
     expect(documented('minThreads')).toBe(`\`${threadPoolDefaults.minThreads}\``);
     expect(documented('idleTimeoutMs')).toBe(`\`${threadPoolDefaults.idleTimeoutMs}\``);
     expect(documented('concurrentTasksPerWorker')).toBe(
