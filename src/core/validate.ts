@@ -4,6 +4,8 @@ import { ErrorCodes, RunyardError } from './errors.js';
 export function describeValue(value: unknown): string {
   let shown: string;
   if (typeof value === 'string') shown = JSON.stringify(value);
+  // JSON would show NaN and Infinity as `null`.
+  else if (typeof value === 'number') shown = Object.is(value, -0) ? '-0' : String(value);
   else if (typeof value === 'bigint') shown = `${value}n`;
   else if (typeof value === 'function')
     shown = value.name ? `[Function ${value.name}]` : '[Function]';
@@ -25,6 +27,59 @@ export function invalid(field: string, expected: string, value: unknown): Runyar
     ErrorCodes.INVALID,
     `Expected \`${field}\` to be ${expected}, got ${describeValue(value)}`,
   );
+}
+
+/**
+ * Rejects keys the object should not have, so a misspelt option (execa's `timeout` for
+ * `timeoutMs`) is an error instead of a silent no-op. `field` names the object in the message.
+ */
+export function checkKnownKeys(field: string, value: unknown, known: readonly string[]): void {
+  if (typeof value !== 'object' || value === null) return;
+  for (const key of Object.keys(value)) {
+    if (known.includes(key)) continue;
+    const near = nearestName(key, known);
+    const path = field === 'options' ? `\`${key}\`` : `\`${field}.${key}\``;
+    throw new RunyardError(
+      ErrorCodes.INVALID,
+      `Unknown option ${path}${near ? `: did you mean \`${near}\`?` : '.'} Known options: ${known.join(', ')}`,
+    );
+  }
+}
+
+/** The known name a mistyped one most likely meant, or `undefined` when none is close. */
+export function nearestName(name: string, known: readonly string[]): string | undefined {
+  const lower = name.toLowerCase();
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const candidate of known) {
+    const other = candidate.toLowerCase();
+    // A peer's name without runyard's unit suffix: `timeout` for `timeoutMs`.
+    const distance =
+      other.startsWith(lower) && lower.length >= 3 ? 0.5 : editDistance(lower, other);
+    if (distance < bestDistance) {
+      bestDistance = distance;
+      best = candidate;
+    }
+  }
+  return bestDistance <= Math.max(1, Math.floor(name.length / 3)) ? best : undefined;
+}
+
+/** Levenshtein distance, with a swap of two neighbours counted as one edit. */
+function editDistance(a: string, b: string): number {
+  const rows: number[][] = [];
+  for (let i = 0; i <= a.length; i++) rows.push([i]);
+  for (let j = 1; j <= b.length; j++) rows[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let d = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        d = Math.min(d, rows[i - 2]![j - 2]! + 1);
+      }
+      rows[i]![j] = d;
+    }
+  }
+  return rows[a.length]![b.length]!;
 }
 
 export function checkNonNegativeNumber(field: string, value: unknown): void {

@@ -1,5 +1,6 @@
 import { ErrorCodes } from '../core/errors.js';
-import type { RunRecord, RunResult } from '../core/types.js';
+import type { RunOwner, RunRecord, RunResult } from '../core/types.js';
+import { currentOwner, processStartTime } from '../process/owner.js';
 import type { RunPatch, RunStore } from '../store/run-store.js';
 import type { Batch } from './batch.js';
 import { identityOf, type Job, QUEUED } from './executor-job.js';
@@ -11,6 +12,8 @@ import { queuedRecord } from './run-result.js';
  */
 export class RunRecorder {
   readonly #store: RunStore;
+  /** Recorded on every run, so a recovery elsewhere can tell this live process from a dead one. */
+  readonly #owner: RunOwner = currentOwner();
 
   constructor(store: RunStore) {
     this.#store = store;
@@ -18,7 +21,7 @@ export class RunRecorder {
 
   created(job: Job): void {
     // The record is made when the write runs: a job no longer queued by then has no `waitingFor`.
-    this.#write(job, (store) => store.create(recordOf(job)));
+    this.#write(job, (store) => store.create(recordOf(job, this.#owner)));
   }
 
   waitingForResources(job: Job): void {
@@ -31,7 +34,11 @@ export class RunRecorder {
       startedAt: new Date().toISOString(),
       waitingFor: undefined,
     };
-    if (pid !== undefined) patch.pid = pid;
+    if (pid !== undefined) {
+      patch.pid = pid;
+      const childStartTime = processStartTime(pid);
+      if (childStartTime !== undefined) patch.childStartTime = childStartTime;
+    }
     this.#write(job, (store) => store.update(job.id!, patch));
   }
 
@@ -51,6 +58,7 @@ export class RunRecorder {
       createdAt,
       startedAt: createdAt,
       output: { lines: 0, bytes: 0, truncated: false },
+      owner: this.#owner,
     };
     batch.writes = this.#store.create(record).catch((error) => reportStoreError(batch.id, error));
   }
@@ -76,8 +84,9 @@ export class RunRecorder {
   }
 }
 
-function recordOf(job: Job): RunRecord {
+function recordOf(job: Job, owner: RunOwner): RunRecord {
   const record = queuedRecord(identityOf(job));
+  record.owner = owner;
   if (job.parentId !== undefined) record.parentId = job.parentId;
   const labels = job.options?.labels;
   if (labels !== undefined) record.labels = { ...labels };

@@ -1,6 +1,7 @@
 import { ErrorCodes, type RunyardError } from '../core/errors.js';
 import { newRunId } from '../core/ids.js';
-import type { RunRecord, RunStatus } from '../core/types.js';
+import type { RunOwner, RunRecord, RunStatus } from '../core/types.js';
+import { currentOwner } from '../process/owner.js';
 import type { RunPatch, RunStore } from '../store/run-store.js';
 
 /** What the recorder keeps on a task; only tasks of a pool with a store carry it. */
@@ -25,6 +26,8 @@ export class PoolRecorder {
   readonly #store: RunStore;
   readonly #name: string;
   readonly #pending = new Set<Promise<void>>();
+  /** Recorded on every run, so a recovery elsewhere leaves this live pool's runs alone. */
+  readonly #owner: RunOwner = currentOwner();
 
   constructor(store: RunStore, name: string) {
     this.#store = store;
@@ -42,6 +45,7 @@ export class PoolRecorder {
       attempt: 1,
       createdAt: new Date(createdAt).toISOString(),
       output: { lines: 0, bytes: 0, truncated: false },
+      owner: this.#owner,
     };
     this.#write(record, (store) => store.create(run));
     return record;

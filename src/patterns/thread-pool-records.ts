@@ -1,5 +1,6 @@
 import { ErrorCodes, type RunyardError } from '../core/errors.js';
-import type { RunError, RunRecord, TerminalStatus } from '../core/types.js';
+import type { RunError, RunOwner, RunRecord, TerminalStatus } from '../core/types.js';
+import { currentOwner } from '../process/owner.js';
 import type { RunPatch, RunStore } from '../store/run-store.js';
 
 /** The part of a pooled task that its run record is made from. */
@@ -22,6 +23,8 @@ export interface RecordedTask {
  */
 export class PoolRecorder {
   readonly #store: RunStore;
+  /** Recorded on every run, so a recovery elsewhere leaves this live pool's runs alone. */
+  readonly #owner: RunOwner = currentOwner();
 
   constructor(store: RunStore) {
     this.#store = store;
@@ -37,6 +40,7 @@ export class PoolRecorder {
       attempt: 1,
       createdAt,
       output: { lines: 0, bytes: 0, truncated: false },
+      owner: this.#owner,
     };
     if (status === 'running') record.startedAt = createdAt;
     this.#write(task, (store) => store.create(record));

@@ -15,10 +15,11 @@ export type OwnerState = 'self' | 'alive' | 'dead' | 'unknown';
 
 /**
  * Whether the process that owns a run still lives. A pid alone is not enough, since pids are
- * reused: the start time must match too. Owners on another host are `unknown`.
+ * reused: the start time must match too. Owners on another host are `unknown`, and so is a
+ * run recorded without an owner: nothing proves it dead, so nothing may end it.
  */
 export function ownerState(owner: RunOwner | undefined, self: RunOwner): OwnerState {
-  if (owner === undefined) return 'dead';
+  if (owner === undefined) return 'unknown';
   if (owner.host !== self.host) return 'unknown';
   if (owner.pid === self.pid && owner.startTime === self.startTime) return 'self';
   return isSameProcessAlive(owner.pid, owner.startTime) ? 'alive' : 'dead';

@@ -901,11 +901,11 @@ describe('Executor: validation', () => {
     const cases: [Promise<unknown>, string][] = [
       [
         ex.submit({ fn }, { priority: Number.NaN }),
-        'Expected `priority` to be a finite number, got `null` (number)',
+        'Expected `priority` to be a finite number, got `NaN` (number)',
       ],
       [
         ex.submit({ fn }, { priority: Number.POSITIVE_INFINITY }),
-        'Expected `priority` to be a finite number, got `null` (number)',
+        'Expected `priority` to be a finite number, got `Infinity` (number)',
       ],
       [
         ex.submit({ pool: 'images', payload: 1 }),
