@@ -1,6 +1,7 @@
 import type { Pattern } from '../core/types.js';
 import {
   checkBoolean,
+  checkKnownKeys,
   checkNonNegativeNumber,
   checkPlainObject,
   invalid,
@@ -80,11 +81,7 @@ function validateRequest(req: unknown): AdviceRequest {
   if (req === undefined) return {};
   checkPlainObject('requirements', req);
   const record = req as Record<string, unknown>;
-  for (const key of Object.keys(record)) {
-    if (!(requestKeys as readonly string[]).includes(key)) {
-      throw invalid(key, `absent (advise() knows only ${requestKeys.join(', ')})`, record[key]);
-    }
-  }
+  checkKnownKeys('requirements', record, requestKeys);
   checkNonNegativeNumber('expectedDurationMs', record.expectedDurationMs);
   checkNonNegativeNumber('perMinute', record.perMinute);
   const taskCount = record.taskCount;

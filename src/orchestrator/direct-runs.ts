@@ -1,6 +1,7 @@
 import { basename } from 'node:path';
 import { ErrorCodes, RunyardError } from '../core/errors.js';
 import { newRunId } from '../core/ids.js';
+import { type LongTimer, setLongTimeout } from '../core/timers.js';
 import type {
   FunctionTask,
   Pattern,
@@ -114,14 +115,14 @@ export class DirectRuns {
   async close(graceMs: number): Promise<void> {
     this.#isClosed = true;
     const all = Promise.allSettled([...this.#active.keys()]);
-    let timer: NodeJS.Timeout | undefined;
+    let timer: LongTimer | undefined;
     const graceOver = new Promise<'grace-over'>((resolve) => {
-      timer = setTimeout(() => resolve('grace-over'), graceMs);
+      timer = setLongTimeout(() => resolve('grace-over'), graceMs);
     });
     if ((await Promise.race([all, graceOver])) === 'grace-over') {
       for (const controller of this.#active.values()) controller.abort('the yard is closing');
     }
-    clearTimeout(timer);
+    timer?.clear();
     await all;
   }
 

@@ -11,6 +11,7 @@ import type {
 } from '../core/types.js';
 import {
   checkBoolean,
+  checkKnownKeys,
   checkNonNegativeNumber,
   checkOptionalString,
   checkPlainObject,
@@ -296,6 +297,7 @@ export class Runyard {
     if (this.#closing) return this.#closing;
     try {
       checkPlainObject('options', options);
+      checkKnownKeys('options', options, ['graceMs']);
       checkNonNegativeNumber('graceMs', options.graceMs);
     } catch (error) {
       return Promise.reject(error);
@@ -348,13 +350,20 @@ async function openYardStore(url: string | undefined, home: string): Promise<Run
   return openStore(url);
 }
 
+const optionKeys = ['home', 'store', 'concurrency', 'resources', 'retentionDays', 'maintenance'];
+const resourceKeys = ['maxCpuPercent', 'maxMemoryPercent', 'admissionTimeoutMs', 'monitor'];
+
 function validateOptions(options: RunyardOptions): void {
   checkPlainObject('options', options);
+  checkKnownKeys('options', options, optionKeys);
   checkOptionalString('home', options.home);
   if (options.home === '') throw invalid('home', 'a non-empty path', options.home);
   checkOptionalString('store', options.store);
   checkPositiveInteger('concurrency', options.concurrency);
-  if (options.resources !== false) checkPlainObject('resources', options.resources);
+  if (options.resources !== false) {
+    checkPlainObject('resources', options.resources);
+    checkKnownKeys('resources', options.resources, resourceKeys);
+  }
   checkNonNegativeNumber('retentionDays', options.retentionDays);
   checkBoolean('maintenance', options.maintenance);
 }

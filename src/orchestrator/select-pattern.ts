@@ -2,6 +2,7 @@ import { ErrorCodes, RunyardError } from '../core/errors.js';
 import type { Pattern, TaskSpec } from '../core/types.js';
 import {
   checkBoolean,
+  checkKnownKeys,
   checkNonNegativeNumber,
   checkOptionalString,
   checkPlainObject,
@@ -96,8 +97,20 @@ export function selectPattern(
   return pattern;
 }
 
+const hintKeys = [
+  'pattern',
+  'streaming',
+  'wait',
+  'everyMs',
+  'cron',
+  'timezone',
+  'name',
+  'expectedDurationMs',
+];
+
 function checkHints(hints: ExecuteHints): void {
   checkPlainObject('hints', hints);
+  checkKnownKeys('hints', hints, hintKeys);
   if (hints.pattern !== undefined && !patterns.includes(hints.pattern)) {
     throw invalid('pattern', `one of ${patterns.map((p) => `'${p}'`).join(', ')}`, hints.pattern);
   }

@@ -391,7 +391,7 @@ describe('advise() validation', () => {
     [
       'an unknown key',
       { duration: 90_000 },
-      'Expected `duration` to be absent (advise() knows only',
+      'Unknown option `requirements.duration`. Known options: expectedDurationMs',
     ],
   ])('refuses %s', (_label, req, message) => {
     let caught: unknown;

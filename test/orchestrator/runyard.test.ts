@@ -108,6 +108,23 @@ describe('Runyard.open and close', () => {
     ).rejects.toMatchObject({ code: 'ERR_INVALID' });
   });
 
+  it('refuses unknown option keys, suggesting the near name', async () => {
+    await expect(Runyard.open({ concurency: 2 } as never)).rejects.toMatchObject({
+      code: 'ERR_INVALID',
+      message: expect.stringContaining('Unknown option `concurency`: did you mean `concurrency`?'),
+    });
+    await expect(Runyard.open({ resources: { maxCpu: 50 } } as never)).rejects.toMatchObject({
+      message: expect.stringContaining('`resources.maxCpu`: did you mean `maxCpuPercent`?'),
+    });
+    const yard = await openYard({ store: 'memory:' });
+    expect(() => yard.execute({ command: 'true' }, { stream: true } as never)).toThrow(
+      'Unknown option `hints.stream`: did you mean `streaming`?',
+    );
+    await expect(yard.close({ grace: 1 } as never)).rejects.toMatchObject({
+      message: expect.stringContaining('did you mean `graceMs`?'),
+    });
+  });
+
   it('recovers runs of a dead owner at open', async () => {
     const home = await tempHome();
     const seeded = new SqliteStore({ path: join(home, 'runyard.db') });
@@ -223,6 +240,8 @@ describe('yard.execute', () => {
       [command, { everyMs: 10, cron: '* * * * *' }, 'cron'],
       [command, { everyMs: -1 }, 'everyMs'],
       [command, { pattern: 'sometimes' }, 'pattern'],
+      [command, { every: 1000 }, 'hints.every'],
+      [command, { stream: true }, 'hints.stream'],
     ];
     for (const [task, hints, field] of cases) {
       expect(() => yard.execute(task as TaskSpec, hints as never), JSON.stringify(hints)).toThrow(
