@@ -1,3 +1,8 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { executorDefaults } from '../src/patterns/concurrent.js';
 import { taskManagerDefaults } from '../src/patterns/fire-and-forget.js';
@@ -41,5 +46,28 @@ describe('documented defaults match the code', () => {
       `backoffMs = ${retryDefaults.backoffMs}, maxBackoffMs = ${retryDefaults.maxBackoffMs}`,
     );
     expect(text).toContain(`±${retryDefaults.jitter * 100} %`);
+  });
+});
+
+describe("README's snippets", () => {
+  it('are plain JavaScript modules that Node parses as they are', async () => {
+    const readme = readFileSync(join(import.meta.dirname, '..', 'README.md'), 'utf8');
+    const blocks = [...readme.matchAll(/```(\w+)\n([\s\S]*?)```/g)].filter(
+      ([, lang]) => lang !== 'sh',
+    );
+    expect(blocks.length).toBeGreaterThan(5);
+    const dir = await mkdtemp(join(tmpdir(), 'runyard-readme-'));
+    try {
+      for (const [index, [, lang, code]] of blocks.entries()) {
+        expect(lang, `README block ${index}`).toBe('js');
+        const file = join(dir, `block-${index}.mjs`);
+        await writeFile(file, code!);
+        const checked = spawnSync(process.execPath, ['--check', file], { encoding: 'utf8' });
+        expect(checked.stderr, `README block ${index}:\n${code}`).toBe('');
+        expect(checked.status).toBe(0);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
