@@ -43,7 +43,10 @@ export interface OutputTotals {
   lines: number;
   /** Bytes printed on stdout and stderr together. */
   bytes: number;
-  /** True when the captured text or the in-memory tail had to drop its oldest part. */
+  /**
+   * True when something was lost: the captured text or the in-memory tail had to drop its
+   * oldest part, or the run's log file could not be written.
+   */
   truncated: boolean;
 }
 

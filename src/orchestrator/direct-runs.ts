@@ -14,7 +14,12 @@ import { executeTask } from '../patterns/execute-task.js';
 import { terminalPatch } from '../patterns/launch-record.js';
 import { type RunHandle, start } from '../patterns/long-running.js';
 import { normalizeTask } from '../patterns/simple.js';
-import { defaults, type RunOptions, type StartOptions } from '../patterns/task-options.js';
+import {
+  defaults,
+  type RunOptions,
+  runOptionKeys,
+  type StartOptions,
+} from '../patterns/task-options.js';
 import { processStartTime } from '../process/owner.js';
 import type { RunStore } from '../store/run-store.js';
 
@@ -44,7 +49,12 @@ export class DirectRuns {
   ): Promise<RunResult> {
     try {
       this.#checkOpen();
-      const [task, options] = normalizeTask(commandOrTask, argsOrOptions, maybeOptions);
+      const [task, options] = normalizeTask(
+        commandOrTask,
+        argsOrOptions,
+        maybeOptions,
+        runOptionKeys,
+      );
       const controller = new AbortController();
       const id = newRunId();
       const active = executeTask(task, {

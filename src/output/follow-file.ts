@@ -1,5 +1,15 @@
+import { sleepUnlessAborted } from '../core/sleep.js';
+import { sleep } from '../core/timers.js';
 import type { OutputLine } from '../core/types.js';
-import { formatLogLine, scanLogFile } from './log-file.js';
+import {
+  checkAbortSignal,
+  checkArgString,
+  checkKnownKeys,
+  checkNonNegativeNumber,
+  checkPlainObject,
+  invalid,
+} from '../core/validate.js';
+import { checkNonNegativeInteger, formatLogLine, scanLogFile } from './log-file.js';
 
 export interface FollowLogFileOptions {
   /** First seq. @default 1 */
@@ -17,7 +27,27 @@ export interface FollowLogFileOptions {
  * the run ended and the rest has been read. Reads resume at the byte offset where the last
  * one stopped, so a long file is not scanned again.
  */
-export async function* followLogFile(
+export function followLogFile(
+  path: string,
+  options: FollowLogFileOptions,
+): AsyncGenerator<OutputLine> {
+  // Checked here, not in the generator, so a bad call throws at once instead of at first read.
+  checkArgString('path', path, { nonEmpty: true });
+  if (typeof options !== 'object' || options === null) {
+    throw invalid('options', 'an object with `isFinished`', options);
+  }
+  checkPlainObject('options', options);
+  checkKnownKeys('options', options, ['from', 'isFinished', 'pollMs', 'signal']);
+  checkNonNegativeInteger('from', options.from);
+  if (typeof options.isFinished !== 'function') {
+    throw invalid('isFinished', 'a function', options.isFinished);
+  }
+  checkNonNegativeNumber('pollMs', options.pollMs);
+  checkAbortSignal('signal', options.signal);
+  return followLines(path, options);
+}
+
+async function* followLines(
   path: string,
   options: FollowLogFileOptions,
 ): AsyncGenerator<OutputLine> {
@@ -45,6 +75,8 @@ export async function* followLogFile(
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
     if (finished || options.signal?.aborted) return;
-    await new Promise((resolve) => setTimeout(resolve, pollMs));
+    // A poll of any length (Node cuts a delay of 2^31 ms or more to 1 ms); a signal cuts it short.
+    if (options.signal) await sleepUnlessAborted(pollMs, options.signal);
+    else await sleep(pollMs);
   }
 }

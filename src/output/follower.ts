@@ -169,7 +169,7 @@ export class Follower implements AsyncIterableIterator<OutputLine> {
       }
       // Caught up: from here every appended line reaches the live buffer again.
       this.#overflowed = false;
-      if (log.isClosed) {
+      if (log.hasEnded) {
         this.#finish();
         return { done: true, value: undefined };
       }

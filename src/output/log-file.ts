@@ -1,9 +1,11 @@
-import { close, fstat, mkdir, open, write } from 'node:fs';
+import { close, fstat, ftruncate, mkdir, open, write } from 'node:fs';
 import { open as openHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import {
   checkAbortSignal,
   checkArgString,
+  checkKnownKeys,
+  checkPlainObject,
   invalid,
   type OutputLine,
   type OutputStream,
@@ -149,6 +151,8 @@ export function readRange(options: { from?: number; limit?: number } | undefined
   from: number;
   limit: number;
 } {
+  checkPlainObject('options', options);
+  checkKnownKeys('options', options, ['from', 'limit']);
   checkNonNegativeInteger('from', options?.from);
   checkNonNegativeInteger('limit', options?.limit);
   return { from: Math.max(1, options?.from ?? 1), limit: options?.limit ?? 1000 };
@@ -208,6 +212,8 @@ export function streamLogFile(
   },
 ): AsyncIterableIterator<OutputLine> {
   checkArgString('path', path, { nonEmpty: true });
+  checkPlainObject('options', options);
+  checkKnownKeys('options', options, ['from', 'signal']);
   checkAbortSignal('signal', options?.signal);
   const { from } = readRange({ from: options?.from });
   return streamLines(path, from, options?.signal);
@@ -235,7 +241,9 @@ interface Chunk {
  * @internal The append-only writer behind `OutputLog`: batches lines into one string, seals it
  * into a Buffer past 256 KiB or on the next event-loop turn, and writes the Buffers in order,
  * one `fs.write` in flight at a time, on an fd opened with flag 'a'. The first error (disk full,
- * not a file) stops all writing; it is kept in `error`, never thrown.
+ * not a file) stops all writing; it is kept in `error`, never thrown, and told to `onError`
+ * with the first seq that is not in the file. A batch written in part is cut off again, so the
+ * file never ends on a torn line.
  *
  * It also keeps a sparse index, the byte offset of every 1024th line, so a read of an old seq
  * starts near it instead of at the start of a huge file.
@@ -261,9 +269,11 @@ export class LogFileWriter {
   #closed = false;
   #immediate: NodeJS.Immediate | undefined;
   #waiters: { seq: number; resolve: () => void }[] = [];
+  readonly #onError: ((error: Error, firstLostSeq: number) => void) | undefined;
 
-  constructor(path: string) {
+  constructor(path: string, onError?: (error: Error, firstLostSeq: number) => void) {
     this.path = path;
+    this.#onError = onError;
   }
 
   get error(): Error | undefined {
@@ -322,7 +332,8 @@ export class LogFileWriter {
     if (fd !== undefined) {
       await new Promise<void>((resolve) =>
         close(fd, (error) => {
-          if (error) this.#fail(error);
+          // Every line was written by now: the error is kept, no line is known to be lost.
+          if (error) this.#error ??= error;
           resolve();
         }),
       );
@@ -342,12 +353,36 @@ export class LogFileWriter {
   }
 
   #fail = (error: Error): void => {
+    const isFirst = this.#error === undefined;
     this.#error ??= error;
     this.#pending = '';
     this.#pendingBytes = 0;
     this.#chunks = [];
+    // Nothing waits to be written any more: a producer must not pause for it.
+    this.#addedBytes = this.#writtenBytes;
     this.#settleWaiters();
+    if (isFirst) this.#onError?.(error, this.#writtenSeq + 1);
   };
+
+  /** A write failed `written` bytes into `buf`: the whole lines among them count as written. */
+  #keepWholeLines(buf: Buffer, written: number): void {
+    const lastNewline = buf.lastIndexOf(NEWLINE, written - 1);
+    if (written === 0 || lastNewline === -1) return;
+    const lineStart = buf.lastIndexOf(NEWLINE, lastNewline - 1) + 1;
+    const seq = parseSeq(buf, lineStart, lastNewline);
+    if (seq < 1) return;
+    this.#writtenBytes += lastNewline + 1;
+    this.#writtenSeq = seq;
+  }
+
+  /** Cuts what a failed write left of a batch, so the file ends after its last whole line. */
+  async #cutTornTail(): Promise<void> {
+    const fd = this.#fd;
+    if (fd === undefined) return;
+    const size = this.#base + this.#writtenBytes;
+    // Best effort: shrinking a file frees space, so it works on a full disk too.
+    await new Promise<void>((resolve) => ftruncate(fd, size, () => resolve()));
+  }
 
   #settleWaiters(): void {
     if (this.#waiters.length === 0) return;
@@ -377,6 +412,7 @@ export class LogFileWriter {
   /** The single writer: writes the sealed chunks in order until nothing is pending. */
   async #drain(): Promise<void> {
     this.#draining = true;
+    const progress: WriteProgress = { chunk: undefined, written: 0 };
     try {
       if (this.#fd === undefined) await this.#open();
       for (;;) {
@@ -385,13 +421,18 @@ export class LogFileWriter {
         if (chunks.length === 0 || this.#error !== undefined) break;
         this.#chunks = [];
         for (const chunk of chunks) {
-          await writeAll(this.#fd!, chunk.buf);
+          progress.chunk = chunk.buf;
+          progress.written = 0;
+          await writeAll(this.#fd!, chunk.buf, progress);
+          progress.chunk = undefined;
           this.#writtenBytes += chunk.buf.length;
           this.#writtenSeq = chunk.lastSeq;
           this.#settleWaiters();
         }
       }
     } catch (error) {
+      if (progress.chunk) this.#keepWholeLines(progress.chunk, progress.written);
+      await this.#cutTornTail();
       this.#fail(error as Error);
     } finally {
       this.#draining = false;
@@ -399,10 +440,16 @@ export class LogFileWriter {
   }
 }
 
-async function writeAll(fd: number, buf: Buffer): Promise<void> {
-  let offset = 0;
-  while (offset < buf.length) {
-    offset += await new Promise<number>((resolve, reject) =>
+/** The batch being written and how much of it is in the file, for when a write fails. */
+interface WriteProgress {
+  chunk: Buffer | undefined;
+  written: number;
+}
+
+async function writeAll(fd: number, buf: Buffer, progress: WriteProgress): Promise<void> {
+  while (progress.written < buf.length) {
+    const offset = progress.written;
+    progress.written += await new Promise<number>((resolve, reject) =>
       write(fd, buf, offset, buf.length - offset, null, (error, written) =>
         error ? reject(error) : resolve(written),
       ),

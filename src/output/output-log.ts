@@ -3,6 +3,7 @@ import {
   checkAbortSignal,
   checkArgString,
   checkFunction,
+  checkKnownKeys,
   checkPlainObject,
   checkPositiveInteger,
   ErrorCodes,
@@ -37,6 +38,8 @@ export interface OutputLogOptions {
   onListenerError?: (error: unknown) => void;
 }
 
+const outputLogKeys = ['tailLines', 'file', 'clock', 'highWaterLines', 'onListenerError'];
+
 type Listener = (line: OutputLine) => void;
 
 function checkClock(value: unknown): void {
@@ -69,12 +72,15 @@ export class OutputLog {
   #lineCount = 0;
   #byteCount = 0;
   #closed = false;
+  /** Closed and the file complete: no line will come any more, not even runyard's own. */
+  #ended = false;
   #closing: Promise<void> | undefined;
   readonly #listeners = new Set<Listener>();
   readonly #followers = new Set<Follower>();
 
   constructor(options: OutputLogOptions = {}) {
     checkPlainObject('options', options);
+    checkKnownKeys('options', options, outputLogKeys);
     checkNonNegativeInteger('tailLines', options.tailLines);
     if (options.file !== undefined) checkArgString('file', options.file, { nonEmpty: true });
     checkClock(options.clock);
@@ -84,7 +90,12 @@ export class OutputLog {
     this.#clock = options.clock ?? systemClock;
     this.#highWaterLines = options.highWaterLines ?? 1000;
     this.#onListenerError = options.onListenerError ?? ((error) => console.error(error));
-    this.#writer = options.file === undefined ? undefined : new LogFileWriter(options.file);
+    this.#writer =
+      options.file === undefined
+        ? undefined
+        : new LogFileWriter(options.file, (error, firstLostSeq) =>
+            this.#onFileError(error, firstLostSeq),
+          );
   }
 
   /** The log file's path, when there is one. */
@@ -120,13 +131,21 @@ export class OutputLog {
     return this.#writer ? this.#writer.error !== undefined : this.firstTailSeq > 1;
   }
 
-  /** The first error writing the file (ENOSPC, EISDIR…); writing stopped there. */
+  /**
+   * The first error writing the file (ENOSPC, EISDIR…); writing stopped there, and a `system`
+   * line says from which seq on the file lacks the lines (they stay in the tail).
+   */
   get fileError(): Error | undefined {
     return this.#writer?.error;
   }
 
   get isClosed(): boolean {
     return this.#closed;
+  }
+
+  /** @internal True once closed and flushed: followers end when they reach `lastSeq`. */
+  get hasEnded(): boolean {
+    return this.#ended;
   }
 
   /** Followers still iterating, for diagnostics and tests. */
@@ -152,6 +171,11 @@ export class OutputLog {
     if (typeof text !== 'string' || text.includes('\n')) {
       throw invalid('text', 'a string without a newline', text);
     }
+    return this.#add(stream, text, time);
+  }
+
+  /** Adds a checked line, also while closing (runyard's own lines about the file). */
+  #add(stream: OutputStream, text: string, time: number): OutputLine {
     let code: string;
     let textBytes = 0;
     if (stream === 'stdout' || stream === 'stderr') {
@@ -186,6 +210,19 @@ export class OutputLog {
     }
     if (this.#followers.size > 0) for (const follower of this.#followers) follower.push(line);
     return line;
+  }
+
+  /** Writing the file failed: says so in the output itself, where every reader sees it. */
+  #onFileError(error: Error, firstLostSeq: number): void {
+    const kept =
+      this.#tailLines > 0
+        ? `they are kept in memory only (the newest ${this.#tailLines} lines)`
+        : 'they are lost';
+    this.#add(
+      'system',
+      `The log file could not be written from line ${firstLostSeq} on (${error.message}): ${kept}`,
+      this.#clock.now(),
+    );
   }
 
   /** The newest `limit` lines in memory, oldest first. `limit` defaults to the whole tail. */
@@ -261,6 +298,8 @@ export class OutputLog {
     from?: number;
     signal?: AbortSignal;
   }): AsyncIterableIterator<OutputLine> {
+    checkPlainObject('options', options);
+    checkKnownKeys('options', options, ['from', 'signal']);
     checkAbortSignal('signal', options?.signal);
     const { from } = readRange({ from: options?.from });
     const follower = new Follower(this, from, this.#highWaterLines, options?.signal, (gone) => {
@@ -308,9 +347,12 @@ export class OutputLog {
 
   async #close(): Promise<void> {
     this.#closed = true;
+    // The file's last write may still fail and add a system line: followers and listeners
+    // hear the end only after it.
+    await this.#writer?.close();
+    this.#ended = true;
     this.#listeners.clear();
     for (const follower of this.#followers) follower.wake();
-    await this.#writer?.close();
   }
 
   /** Appends to `out` the `count` tail lines from `seq` on. */

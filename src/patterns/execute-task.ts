@@ -1,6 +1,7 @@
 import { basename } from 'node:path';
 import { ErrorCodes, RunyardError } from '../core/errors.js';
 import { newRunId } from '../core/ids.js';
+import { type LongTimer, setLongTimeout } from '../core/timers.js';
 import type {
   FunctionTask,
   OutputLine,
@@ -43,19 +44,44 @@ export interface ActiveRun {
 
 export function executeTask(task: ProcessTask | FunctionTask, options: ExecuteOptions): ActiveRun {
   const emit = lineEmitter(options);
-  return 'fn' in task ? executeFunction(task, options, emit) : executeProcess(task, options, emit);
+  const active =
+    'fn' in task ? executeFunction(task, options, emit) : executeProcess(task, options, emit);
+  return options.output ? withOutputState(active, options.output) : active;
+}
+
+/**
+ * The run's result once its lines are in the OutputLog's file, with the log's loss folded in:
+ * a file that could not be written (a full disk) or a tail that dropped lines without a file
+ * makes `output.truncated` true whoever reads the result, with or without `closingOutput`.
+ */
+function withOutputState(active: ActiveRun, output: OutputLog): ActiveRun {
+  const result = active.result.then(async (settled) => {
+    await output.flush();
+    if (output.truncated) settled.output.truncated = true;
+    return settled;
+  });
+  return {
+    id: active.id,
+    pid: active.pid,
+    result,
+    cancel(reason) {
+      void active.cancel(reason).catch(() => {});
+      return result;
+    },
+  };
 }
 
 /**
  * The result of `active`, once `output` is closed: followers have finished and the file is
- * complete when it resolves. A spawn error is written to the log before it is rethrown. With a
- * log file nothing is lost, so `output.truncated` then follows the log, not the captured tail.
+ * complete when it resolves. A spawn error is written to the log before it is rethrown.
+ * `output.truncated` is true when the captured `stdout`/`stderr` or the log lost anything,
+ * the last write of the file included.
  */
 export async function closingOutput(active: ActiveRun, output: OutputLog): Promise<RunResult> {
   try {
     const result = await active.result;
     await output.close();
-    result.output.truncated = output.truncated;
+    if (output.truncated) result.output.truncated = true;
     return result;
   } catch (error) {
     if (error instanceof Error && !output.isClosed) output.append('system', error.message);
@@ -84,6 +110,20 @@ function lineEmitter(options: ExecuteOptions): Emit {
         // A throwing callback must not stop the pipe from being read.
         console.error('runyard: onLine threw', error);
       }
+    }
+  };
+}
+
+/** `onData` as the pipe reader calls it: what it throws is logged, the pipe is still read. */
+function guardedOnData(
+  onData: RunOptions['onData'],
+): ((chunk: Buffer, stream: 'stdout' | 'stderr') => void) | undefined {
+  if (!onData) return undefined;
+  return (chunk, stream) => {
+    try {
+      onData(chunk, stream);
+    } catch (error) {
+      console.error('runyard: onData threw', error);
     }
   };
 }
@@ -118,6 +158,7 @@ function executeProcess(task: ProcessTask, options: ExecuteOptions, emit: Emit):
     maxLineBytes: options.maxLineBytes,
     captureBytes: options.captureBytes,
     onLine: emit,
+    onData: guardedOnData(options.onData),
     backpressure: options.output ? () => options.output?.backlog() : undefined,
     onTerminate: options.output
       ? (reason, detail) => {
@@ -171,6 +212,7 @@ class FunctionRun implements ActiveRun {
   readonly #identity: RunIdentity;
   readonly #options: ExecuteOptions;
   readonly #emit: Emit;
+  readonly #onData: ((chunk: Buffer, stream: 'stdout' | 'stderr') => void) | undefined;
   readonly #startedAt: number;
   #controller: AbortController | undefined;
   #capture: TailBuffer | undefined;
@@ -178,8 +220,8 @@ class FunctionRun implements ActiveRun {
   #bytes = 0;
   #terminatedBy: 'cancel' | 'timeout' | undefined;
   #terminationDetail: unknown;
-  #timer: NodeJS.Timeout | undefined;
-  #graceTimer: NodeJS.Timeout | undefined;
+  #timer: LongTimer | undefined;
+  #graceTimer: LongTimer | undefined;
   #settle!: (outcome: FunctionOutcome) => void;
   #onAbort: (() => void) | undefined;
 
@@ -194,6 +236,7 @@ class FunctionRun implements ActiveRun {
     this.#identity = identity;
     this.#options = options;
     this.#emit = emit;
+    this.#onData = guardedOnData(options.onData);
     this.#startedAt = startedAt;
     const outcome = new Promise<FunctionOutcome>((resolve) => {
       this.#settle = resolve;
@@ -201,7 +244,7 @@ class FunctionRun implements ActiveRun {
     this.result = outcome.then((settled) => this.#finish(settled));
 
     if (identity.timeoutMs && identity.timeoutMs > 0) {
-      this.#timer = setTimeout(() => this.#terminate('timeout', undefined), identity.timeoutMs);
+      this.#timer = setLongTimeout(() => this.#terminate('timeout', undefined), identity.timeoutMs);
     }
     const signal = options.signal;
     if (signal) {
@@ -258,7 +301,7 @@ class FunctionRun implements ActiveRun {
     // A function cannot be killed: it gets the grace period to notice its signal, then the
     // run settles without it.
     const graceMs = this.#options.killGraceMs ?? defaults.killGraceMs;
-    this.#graceTimer = setTimeout(() => this.#settle(undefined), graceMs);
+    this.#graceTimer = setLongTimeout(() => this.#settle(undefined), graceMs);
   }
 
   #log(text: string): void {
@@ -271,12 +314,13 @@ class FunctionRun implements ActiveRun {
         this.#capture.push(Buffer.from(`${line}\n`));
       }
       this.#emit?.('stdout', line, Date.now());
+      this.#onData?.(Buffer.from(`${line}\n`), 'stdout');
     }
   }
 
   #finish(outcome: FunctionOutcome): RunResult {
-    clearTimeout(this.#timer);
-    clearTimeout(this.#graceTimer);
+    this.#timer?.clear();
+    this.#graceTimer?.clear();
     if (this.#onAbort) this.#options.signal?.removeEventListener('abort', this.#onAbort);
     const settlement: Settlement = {
       terminatedBy: this.#terminatedBy,

@@ -1,7 +1,22 @@
 import type { FunctionTask, ProcessTask, RunResult } from '../core/types.js';
-import { invalid } from '../core/validate.js';
+import {
+  checkKnownKeys,
+  checkNonNegativeNumber,
+  checkOptionalString,
+  invalid,
+} from '../core/validate.js';
 import { executeTask } from './execute-task.js';
-import { defaults, type RunOptions, validateCommand, validateRunOptions } from './task-options.js';
+import {
+  defaults,
+  functionTaskKeys,
+  processTaskKeys,
+  type RunOptions,
+  runOptionKeys,
+  startOptionKeys,
+  validateCommand,
+  validateFields,
+  validateRunOptions,
+} from './task-options.js';
 
 /**
  * Runs a program (or a function) to the end: pattern 1, simple execution.
@@ -25,7 +40,7 @@ export async function run(
   argsOrOptions?: readonly string[] | RunOptions,
   maybeOptions?: RunOptions,
 ): Promise<RunResult> {
-  const [task, options] = normalizeTask(commandOrTask, argsOrOptions, maybeOptions);
+  const [task, options] = normalizeTask(commandOrTask, argsOrOptions, maybeOptions, runOptionKeys);
   return executeTask(task, {
     ...options,
     pattern: 'simple',
@@ -33,29 +48,43 @@ export async function run(
   }).result;
 }
 
-/** Accepts both `(command, args, options)` and `(task, options)`, and validates either. */
+/**
+ * Accepts both `(command, args, options)` and `(task, options)`, and validates either: a
+ * field or an option it does not know is `ERR_INVALID` naming the nearest known one.
+ * `optionKeys` are the options the caller takes. @default startOptionKeys
+ */
 export function normalizeTask<O extends RunOptions>(
   commandOrTask: string | ProcessTask | FunctionTask,
   argsOrOptions: readonly string[] | O | undefined,
   maybeOptions: O | undefined,
+  optionKeys: readonly string[] = startOptionKeys,
 ): [ProcessTask | FunctionTask, O | undefined] {
   if (typeof commandOrTask === 'string') {
     validateCommand(commandOrTask, argsOrOptions);
-    validateRunOptions(maybeOptions);
+    validateRunOptions(maybeOptions, optionKeys);
     const args = (argsOrOptions as readonly string[] | undefined) ?? [];
     return [{ command: commandOrTask, args: [...args] }, maybeOptions];
   }
   const options = argsOrOptions as O | undefined;
-  validateRunOptions(options);
+  validateRunOptions(options, optionKeys);
   if (typeof commandOrTask === 'object' && commandOrTask !== null) {
     if ('fn' in commandOrTask) {
       if (typeof commandOrTask.fn !== 'function')
         throw invalid('task.fn', 'a function', commandOrTask.fn);
+      checkKnownKeys('task', commandOrTask, functionTaskKeys);
+      checkOptionalString('name', commandOrTask.name);
+      checkNonNegativeNumber('timeoutMs', commandOrTask.timeoutMs);
       return [commandOrTask, options];
     }
     if ('command' in commandOrTask) {
+      checkKnownKeys('task', commandOrTask, processTaskKeys);
       validateCommand(commandOrTask.command, commandOrTask.args);
-      validateRunOptions({ ...commandOrTask, command: undefined, args: undefined });
+      validateFields(commandOrTask as unknown as Record<string, unknown>);
+      const input = commandOrTask.input;
+      // A task is data that can be recorded and run again: a stream is an option, not a task field.
+      if (input !== undefined && typeof input !== 'string' && !(input instanceof Uint8Array)) {
+        throw invalid('task.input', 'a string or a Uint8Array', input);
+      }
       return [commandOrTask, options];
     }
   }

@@ -1,33 +1,49 @@
+import type { Readable } from 'node:stream';
 import type { OutputLine } from '../core/types.js';
 import {
   checkAbortSignal,
   checkArgString,
   checkBoolean,
   checkFunction,
+  checkKnownKeys,
   checkNonNegativeNumber,
   checkOptionalString,
   checkPlainObject,
   checkPositiveInteger,
   invalid,
 } from '../core/validate.js';
+import { isReadable } from '../process/spawn-process.js';
 
-/** Options of `run()`: one program or function, waited for to the end. */
+/**
+ * Options of `run()`: one program or function, waited for to the end. A key not listed here is
+ * `ERR_INVALID` naming the nearest known one (`timeout` → `timeoutMs`).
+ */
 export interface RunOptions {
   /** Working directory of the child. @default process.cwd() */
   readonly cwd?: string;
-  /** Variables for the child; `undefined` removes one. */
+  /**
+   * Variables for the child; `undefined` removes one. A Python program also gets
+   * `PYTHONUNBUFFERED=1` (so its output is live) unless this sets or removes it.
+   */
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Merge `env` into `process.env` rather than replace it. @default true */
   readonly extendEnv?: boolean;
-  /** Written to the child's stdin, which is then closed. Without it stdin is `/dev/null`. */
-  readonly input?: string | Uint8Array;
+  /**
+   * The child's stdin. A string or bytes are written, then stdin is closed. A `Readable` (such
+   * as `process.stdin`) is piped in and stdin is closed when it ends; when the child exits first
+   * it is unpiped, never destroyed or closed. Without it stdin is `/dev/null`.
+   */
+  readonly input?: string | Uint8Array | Readable;
   /** Run through the system shell. Arguments are then shell text: never pass user input. @default false */
   readonly shell?: boolean;
-  /** End the run (status `timed_out`) after this long. 0: never. @default 0 */
+  /** End the run (status `timed_out`) after this long, any length. 0: never. @default 0 */
   readonly timeoutMs?: number;
   /** Aborting it cancels the run (status `cancelled`). */
   readonly signal?: AbortSignal;
-  /** Time between SIGTERM to the process tree and SIGKILL. @default 5000 */
+  /**
+   * Time between SIGTERM to the process tree and SIGKILL; for a function task, the time it
+   * gets to notice its aborted signal before the run settles without it. @default 5000
+   */
   readonly killGraceMs?: number;
   /**
    * Bytes of each stream kept in `stdout`/`stderr`. Past it the run goes on, the newest part is
@@ -39,6 +55,12 @@ export interface RunOptions {
   readonly maxLineBytes?: number;
   /** Called with every line as it is read, stdout and stderr in one sequence. */
   readonly onLine?: (line: OutputLine) => void;
+  /**
+   * Called with the raw bytes of each read from the child's stdout or stderr, in order, before
+   * they are split into lines (a function task's `ctx.log()` lines come as UTF-8 with `\n`).
+   * The chunk is runyard's own buffer: copy it to keep it, never modify it.
+   */
+  readonly onData?: (chunk: Uint8Array, stream: 'stdout' | 'stderr') => void;
   /** The run's name. @default the command's basename, or the function's name */
   readonly name?: string;
 }
@@ -69,10 +91,60 @@ export function validateCommand(command: unknown, args: unknown): void {
   for (let i = 0; i < args.length; i++) checkArgString(`args[${i}]`, args[i]);
 }
 
-export function validateRunOptions(options: unknown): void {
+/** The options `run()` knows; anything else is a mistake (execa's `timeout`, say). */
+export const runOptionKeys: readonly string[] = [
+  'cwd',
+  'env',
+  'extendEnv',
+  'input',
+  'shell',
+  'timeoutMs',
+  'signal',
+  'killGraceMs',
+  'maxBufferBytes',
+  'maxLineBytes',
+  'onLine',
+  'onData',
+  'name',
+];
+
+/** The options `start()` knows: those of `run()` and where its output goes. */
+export const startOptionKeys: readonly string[] = [
+  ...runOptionKeys,
+  'tailLines',
+  'logDir',
+  'logFile',
+];
+
+/** The fields of a `{ command }` task. */
+export const processTaskKeys: readonly string[] = [
+  'command',
+  'args',
+  'cwd',
+  'env',
+  'input',
+  'shell',
+  'name',
+  'timeoutMs',
+  'killGraceMs',
+];
+
+/** The fields of a `{ fn }` task. */
+export const functionTaskKeys: readonly string[] = ['fn', 'name', 'timeoutMs'];
+
+/** Checks an options object of `run()` (or, with `startOptionKeys`, of `start()`). */
+export function validateRunOptions(
+  options: unknown,
+  knownKeys: readonly string[] = startOptionKeys,
+): void {
   if (options === undefined) return;
   checkPlainObject('options', options);
-  const o = options as Record<string, unknown>;
+  checkKnownKeys('options', options, knownKeys);
+  validateFields(options as Record<string, unknown>);
+}
+
+/** Checks the values of the fields an options object or a task has. */
+export function validateFields(o: Readonly<Record<string, unknown>>): void {
   checkOptionalString('cwd', o.cwd);
   checkPlainObject('env', o.env);
   if (o.env !== undefined) {
@@ -84,8 +156,13 @@ export function validateRunOptions(options: unknown): void {
     }
   }
   checkBoolean('extendEnv', o.extendEnv);
-  if (o.input !== undefined && typeof o.input !== 'string' && !(o.input instanceof Uint8Array)) {
-    throw invalid('input', 'a string or a Uint8Array', o.input);
+  if (
+    o.input !== undefined &&
+    typeof o.input !== 'string' &&
+    !(o.input instanceof Uint8Array) &&
+    !isReadable(o.input)
+  ) {
+    throw invalid('input', 'a string, a Uint8Array or a Readable', o.input);
   }
   checkBoolean('shell', o.shell);
   checkNonNegativeNumber('timeoutMs', o.timeoutMs);
@@ -96,6 +173,7 @@ export function validateRunOptions(options: unknown): void {
   }
   checkPositiveInteger('maxLineBytes', o.maxLineBytes);
   checkFunction('onLine', o.onLine);
+  checkFunction('onData', o.onData);
   checkOptionalString('name', o.name);
   checkPositiveInteger('tailLines', o.tailLines);
   checkOptionalString('logDir', o.logDir);

@@ -1,4 +1,4 @@
-import { checkPositiveInteger } from '../core/validate.js';
+import { checkKnownKeys, checkPlainObject, checkPositiveInteger } from '../core/validate.js';
 
 const LF = 10;
 const CR = 13;
@@ -41,6 +41,8 @@ export class LineSplitter {
   #pendingBytes = 0;
 
   constructor(onLine: (text: string) => void, options?: LineSplitterOptions) {
+    checkPlainObject('options', options);
+    checkKnownKeys('options', options, ['maxLineBytes']);
     checkPositiveInteger('maxLineBytes', options?.maxLineBytes);
     this.#onLine = onLine;
     this.#maxLineBytes = options?.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;

@@ -125,6 +125,27 @@ export function matchEnviron(pid: number, entry: Buffer, buffer: ReadBuffer): bo
   return false;
 }
 
+/**
+ * The value of the variable `name` in `/proc/<pid>/environ` (the first one, as `getenv` would
+ * read it); `undefined` when it is not set or the file cannot be read.
+ */
+export function readEnvironValue(
+  pid: number,
+  name: string,
+  buffer: ReadBuffer,
+): string | undefined {
+  const length = readProcFile(`/proc/${pid}/environ`, buffer);
+  if (length <= 0) return undefined;
+  const environ = buffer.bytes.subarray(0, length);
+  const prefix = Buffer.from(`${name}=`);
+  for (let at = environ.indexOf(prefix); at !== -1; at = environ.indexOf(prefix, at + 1)) {
+    if (at !== 0 && environ[at - 1] !== 0) continue;
+    const end = environ.indexOf(0, at);
+    return environ.toString('utf8', at + prefix.length, end === -1 ? length : end);
+  }
+  return undefined;
+}
+
 function readProcTable(): Map<number, ProcessInfo> {
   const table = new Map<number, ProcessInfo>();
   let names: string[];

@@ -1,13 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
+import { setLongTimeout } from '../core/timers.js';
+import { childEnv, RUN_ID_VARIABLE } from './child-env.js';
 import { trackGroup, untrackGroup } from './exit-cleanup.js';
 import { countNewlines, LineSplitter } from './line-splitter.js';
 import { describeSpawnError } from './spawn-error.js';
 import { TailBuffer } from './tail-buffer.js';
 import { terminateTree } from './tree-kill.js';
 
-/** The variable every child and its descendants inherit, so escapees can be found at kill time. */
-export const RUN_ID_VARIABLE = 'RUNYARD_RUN_ID';
+export { RUN_ID_VARIABLE } from './child-env.js';
 
 /** How long the pipes may stay open after the child exited before the rest of the tree is ended. */
 const DRAIN_MS = 100;
@@ -23,7 +24,8 @@ export interface SpawnProcessOptions {
   env?: Record<string, string | undefined> | undefined;
   /** Merge `env` into `process.env`. @default true */
   extendEnv?: boolean | undefined;
-  input?: string | Uint8Array | undefined;
+  /** Written to stdin, or piped in when a `Readable`; without it stdin is `/dev/null`. */
+  input?: string | Uint8Array | Readable | undefined;
   shell?: boolean | undefined;
   /** 0 or absent: no timeout. */
   timeoutMs?: number | undefined;
@@ -35,6 +37,8 @@ export interface SpawnProcessOptions {
    * chunk, not per line); without it lines are only counted.
    */
   onLine?: ((stream: 'stdout' | 'stderr', text: string, time: number) => void) | undefined;
+  /** Receives each chunk read from a pipe, before line splitting; absent: no cost at all. */
+  onData?: ((chunk: Buffer, stream: 'stdout' | 'stderr') => void) | undefined;
   /** Keep the newest this many bytes of each stream's text. 0: keep none. */
   captureBytes?: number | undefined;
   /**
@@ -83,14 +87,7 @@ export class ProcessRun {
 
   constructor(command: string, args: readonly string[], options: SpawnProcessOptions) {
     this.#options = options;
-    // Copying process.env costs ~40 µs a spawn (each read goes through the OS environment), and
-    // spawn() walks it once more. Instead the child's env inherits from process.env: spawn()
-    // enumerates inherited keys too, and skips a variable whose value is undefined, which is
-    // how the caller's removals take effect.
-    const env: Record<string, string | undefined> =
-      options.extendEnv === false ? {} : Object.create(process.env);
-    Object.assign(env, options.env);
-    env[RUN_ID_VARIABLE] = options.runId;
+    const env = childEnv(command, options);
 
     let child: ChildProcess;
     try {
@@ -151,22 +148,19 @@ export class ProcessRun {
       throw new Error('unreachable: a child without a pid exited');
     }
     const pid = this.pid;
-    if (!isWindows) trackGroup(pid);
+    if (!isWindows) trackGroup(pid, options.runId);
 
     const stdoutCapture = options.captureBytes ? new TailBuffer(options.captureBytes) : undefined;
     const stderrCapture = options.captureBytes ? new TailBuffer(options.captureBytes) : undefined;
     const stdoutLines = this.#readStream(child.stdout!, 'stdout', stdoutCapture);
     const stderrLines = this.#readStream(child.stderr!, 'stderr', stderrCapture);
     const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
-    if (child.stdin) {
-      // A child that exits without reading its input closes the pipe: not an error of the run.
-      child.stdin.on('error', () => {});
-      child.stdin.end(options.input);
-    }
+    const unpipeInput = child.stdin ? feedStdin(child.stdin, options.input!) : undefined;
 
+    // A long timer: Node would fire a delay of 2^31 ms (~24.8 days) or more at once.
     const timer =
       options.timeoutMs && options.timeoutMs > 0
-        ? setTimeout(() => this.terminate('timeout'), options.timeoutMs)
+        ? setLongTimeout(() => this.terminate('timeout'), options.timeoutMs)
         : undefined;
     const signal = options.signal;
     const onAbort = () => this.terminate('cancel', signal?.reason);
@@ -175,6 +169,7 @@ export class ProcessRun {
 
     try {
       const [exitCode, exitSignal] = await exited;
+      unpipeInput?.();
       // Descendants still in the group outlived the child: they end with the run.
       if (this.#termination === undefined && hasGroupMembers(pid)) this.#endTree();
       if (!(await settlesWithin(closed, DRAIN_MS))) {
@@ -202,7 +197,8 @@ export class ProcessRun {
         finishedAt: Date.now(),
       };
     } finally {
-      clearTimeout(timer);
+      unpipeInput?.();
+      timer?.clear();
       signal?.removeEventListener('abort', onAbort);
       if (!isWindows) untrackGroup(pid);
     }
@@ -219,6 +215,9 @@ export class ProcessRun {
   ): () => number {
     const onLine = this.#options.onLine;
     const backpressure = this.#options.backpressure;
+    const onData = this.#options.onData;
+    // Registered first, so it sees each chunk before the line splitter does.
+    if (onData) stream.on('data', (chunk: Buffer) => onData(chunk, name));
     if (backpressure) {
       let paused = false;
       stream.on('data', () => {
@@ -263,6 +262,45 @@ export class ProcessRun {
     // A last line without a newline still counts as a line.
     return () => (lastByte === 10 ? 0 : 1);
   }
+}
+
+/** A Node `Readable`, by its shape: streams from another copy of `node:stream` count too. */
+export function isReadable(value: unknown): value is Readable {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Readable).pipe === 'function' &&
+    typeof (value as Readable).unpipe === 'function' &&
+    typeof (value as Readable).on === 'function'
+  );
+}
+
+/**
+ * Writes or pipes the input into the child's stdin. Returns what undoes a pipe once the child
+ * exited: the source is unpiped (so it pauses) but stays open, it belongs to the caller.
+ */
+function feedStdin(
+  stdin: Writable,
+  input: string | Uint8Array | Readable,
+): (() => void) | undefined {
+  // A child that exits without reading its input closes the pipe (EPIPE): not an error of the run.
+  stdin.on('error', () => {});
+  if (!isReadable(input)) {
+    stdin.end(input);
+    return undefined;
+  }
+  // A failing source ends the child's stdin, as its end would.
+  const onSourceError = () => stdin.end();
+  input.on('error', onSourceError);
+  input.pipe(stdin);
+  let isDone = false;
+  return () => {
+    if (isDone) return;
+    isDone = true;
+    input.unpipe(stdin);
+    input.off('error', onSourceError);
+    stdin.destroy();
+  };
 }
 
 /** True when a process other than the (already reaped) leader is still in the group. */

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { constants } from 'node:os';
-import { invalid } from '../core/validate.js';
+import { checkKnownKeys, checkPlainObject, invalid } from '../core/validate.js';
 import {
   createReadBuffer,
   isDeadState,
@@ -60,6 +60,8 @@ const maxPollMs = 50;
  * const tree = collectTree(child.pid, { marker: { name: 'RUNYARD_RUN_ID', value: runId } });
  */
 export function collectTree(rootPid: number, options: CollectTreeOptions = {}): ProcessInfo[] {
+  checkPlainObject('options', options);
+  checkKnownKeys('options', options, ['pgid', 'marker']);
   return selectTree(readProcessTable(), createQuery(rootPid, options));
 }
 
@@ -76,6 +78,8 @@ export async function terminateTree(
   rootPid: number,
   options: TerminateOptions = {},
 ): Promise<TerminateResult> {
+  checkPlainObject('options', options);
+  checkKnownKeys('options', options, ['pgid', 'marker', 'graceMs', 'killSignal']);
   const query = createQuery(rootPid, options);
   const graceMs = options.graceMs ?? defaultGraceMs;
   const killSignal = options.killSignal ?? 'SIGTERM';
@@ -139,6 +143,8 @@ function createQuery(rootPid: number, options: CollectTreeOptions): TreeQuery {
   const { pgid = rootPid, marker } = options;
   if (!Number.isSafeInteger(pgid) || pgid <= 0) throw invalid('pgid', 'a positive integer', pgid);
   if (marker !== undefined) {
+    checkPlainObject('marker', marker);
+    checkKnownKeys('marker', marker, ['name', 'value']);
     const { name, value } = marker;
     if (typeof name !== 'string' || !/^[^=\0]+$/.test(name)) {
       throw invalid('marker.name', 'a non-empty string without `=` or NUL', name);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { isRunyardError, type OutputLine } from '../../src/core/index.js';
+import { followLogFile } from '../../src/output/follow-file.js';
 import { OutputLog, readLogFile } from '../../src/output/index.js';
 
 let dir: string;
@@ -66,6 +67,21 @@ describe('append', () => {
     );
     expect(() => new OutputLog({ highWaterLines: 0 })).toThrow(/highWaterLines/);
     expect(() => new OutputLog({ file: '' })).toThrow(/file/);
+  });
+
+  it('rejects unknown option keys of the log, read() and follow() by the nearest name', async () => {
+    expect(() => new OutputLog({ tailLine: 5 } as never)).toThrow(
+      'Unknown option `tailLine`: did you mean `tailLines`?',
+    );
+    const log = makeLog();
+    await expect(log.read({ limt: 5 } as never)).rejects.toThrow('did you mean `limit`?');
+    expect(() => log.follow({ form: 1 } as never)).toThrow('did you mean `from`?');
+    expect(() => readLogFile(join(dir, 'x.log'), { frm: 1 } as never)).toThrow(
+      'did you mean `from`?',
+    );
+    expect(() =>
+      followLogFile(join(dir, 'x.log'), { isFinished: () => true, pollMS: 5 } as never),
+    ).toThrow('did you mean `pollMs`?');
   });
 
   it('reports a listener that throws and keeps appending', () => {
@@ -217,9 +233,15 @@ describe('file', () => {
     await log.flush();
     expect(log.fileError).toMatchObject({ code: 'EISDIR' });
     expect(log.truncated).toBe(true);
+    // The output itself says what is missing from the file, right after the last line written.
+    expect(log.tail(1)[0]).toMatchObject({ seq: 101, stream: 'system' });
+    expect(log.tail(1)[0]!.text).toMatch(
+      /^The log file could not be written from line 1 on \(EISDIR[^)]*\): they are kept in memory only \(the newest 10 lines\)$/,
+    );
+    expect(log.lineCount).toBe(100);
     expect(() => appendMany(log, 100)).not.toThrow();
     // Lines gone with the file are skipped; the tail still answers.
-    expect(seqs(await log.read({ from: 1, limit: 3 }))).toEqual([191, 192, 193]);
+    expect(seqs(await log.read({ from: 1, limit: 3 }))).toEqual([192, 193, 194]);
     await expect(log.close()).resolves.toBeUndefined();
   });
 
@@ -230,7 +252,8 @@ describe('file', () => {
     expect(log.fileError).toMatchObject({ code: 'ENOSPC' });
     expect(log.truncated).toBe(true);
     appendMany(log, 10);
-    expect(seqs(await log.read({ limit: 2 }))).toEqual([101, 102]);
+    // 100 lines, the system line about the file, 10 lines: the tail holds the newest 10.
+    expect(seqs(await log.read({ limit: 2 }))).toEqual([102, 103]);
   });
 });
 

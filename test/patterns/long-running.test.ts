@@ -53,7 +53,30 @@ describe('start(): live output', () => {
     expect(expected - 1).toBe(200_000);
     const result = await handle.result;
     expect(result).toMatchObject({ ok: true, pattern: 'long-running', output: { lines: 200_000 } });
-    expect(result.output.truncated).toBe(false);
+    // The log has every line, but `stdout` kept only its newest 1 MiB, and says so.
+    expect(result.output.truncated).toBe(true);
+    expect(Buffer.byteLength(result.stdout)).toBeLessThanOrEqual(1024 * 1024);
+  });
+
+  it('a 3 MiB line without a newline arrives whole, split at maxLineBytes, nothing dropped', async () => {
+    const size = 3 * 1024 * 1024;
+    const script = `process.stdout.write(Buffer.alloc(${size}, 'ab'))`;
+    const expected = Buffer.alloc(size, 'ab').toString();
+    const handle = start(node, ['-e', script], { logDir: dir });
+    const pieces: string[] = [];
+    for await (const line of handle.lines()) pieces.push(line.text);
+    const result = await handle.result;
+    expect(pieces.map((piece) => piece.length)).toEqual([1 << 20, 1 << 20, 1 << 20]);
+    expect(pieces.join('')).toBe(expected);
+    const fromFile = await readLogFile(join(dir, `${handle.id}.log`));
+    expect(fromFile.map((line) => line.text).join('')).toBe(expected);
+    // `stdout` keeps its newest 1 MiB (maxBufferBytes for start()): the drop is said, not silent.
+    expect(result.output).toEqual({ lines: 3, bytes: size, truncated: true });
+    expect(result.stdout).toBe(expected.slice(-(1 << 20)));
+    // With room for all of it, `stdout` is whole and nothing is truncated.
+    const roomy = await start(node, ['-e', script], { maxBufferBytes: 4 << 20 }).result;
+    expect(roomy.stdout).toBe(expected);
+    expect(roomy.output).toEqual({ lines: 3, bytes: size, truncated: false });
   });
 
   it('replays from the middle after the run ended, from memory and from the file', async () => {

@@ -2,7 +2,7 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isRunyardError, type OutputLine, RunyardError, run } from '../../src/index.js';
+import { isRunyardError, type OutputLine, RunyardError, run, start } from '../../src/index.js';
 
 const fixture = (name: string) => join(import.meta.dirname, '..', 'fixtures', name);
 const node = process.execPath;
@@ -208,6 +208,101 @@ describe('run(): bad options are ERR_INVALID naming the field', () => {
     expect(error.code).toBe('ERR_INVALID');
     expect(error.message).toContain(`Expected ${field} to be`);
     expect(error.message).toMatch(/, got `.*` \(\w+\)$/);
+  });
+});
+
+describe('unknown option keys are ERR_INVALID with the nearest known name', () => {
+  const cases: [string, () => Promise<unknown> | unknown, string][] = [
+    [
+      "execa's `timeout`",
+      () => run('true', [], { timeout: 5000 } as never),
+      '`timeout`: did you mean `timeoutMs`?',
+    ],
+    [
+      'a typo',
+      () => run('true', [], { killGrace: 10 } as never),
+      '`killGrace`: did you mean `killGraceMs`?',
+    ],
+    [
+      'in a task',
+      () => run({ command: 'true', timeout: 5 } as never),
+      '`task.timeout`: did you mean `timeoutMs`?',
+    ],
+    [
+      'in a function task',
+      () => run({ fn: () => 1, nmae: 'x' } as never),
+      '`task.nmae`: did you mean `name`?',
+    ],
+    [
+      'a start() option given to run()',
+      () => run('true', [], { logDir: '/tmp' } as never),
+      'Unknown option `logDir`',
+    ],
+    [
+      'start()',
+      () => start('true', [], { tailLine: 5 } as never),
+      '`tailLine`: did you mean `tailLines`?',
+    ],
+    [
+      'start() with a task',
+      () => start({ fn: () => 1 }, { onLines: () => {} } as never),
+      '`onLines`: did you mean `onLine`?',
+    ],
+    [
+      'lines()',
+      () => start({ fn: () => 1 }).lines({ form: 2 } as never),
+      '`form`: did you mean `from`?',
+    ],
+  ];
+  it.each(cases)('%s', async (_label, call, expected) => {
+    let error: unknown;
+    try {
+      await call();
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(RunyardError);
+    expect((error as RunyardError).code).toBe('ERR_INVALID');
+    expect((error as RunyardError).message).toContain(expected);
+  });
+
+  it('NaN and Infinity are shown as themselves', async () => {
+    const nan = await rejection(run('true', [], { timeoutMs: Number.NaN }));
+    expect(nan.message).toContain('got `NaN` (number)');
+    const infinite = await rejection(run({ fn: () => 1, timeoutMs: Number.POSITIVE_INFINITY }));
+    expect(infinite.message).toContain('got `Infinity` (number)');
+  });
+});
+
+describe("durations past Node's timer limit", () => {
+  const thirtyDays = 30 * 86_400_000;
+
+  it('a 30-day timeout does not fire at once, for a program or a function', async () => {
+    const program = await run(node, [fixture('exit-with.js'), '0', 'in time'], {
+      timeoutMs: thirtyDays,
+    });
+    expect(program).toMatchObject({ status: 'succeeded', stdout: 'in time' });
+    const fn = await run(
+      { fn: () => new Promise((resolve) => setTimeout(() => resolve('done'), 50)) },
+      { timeoutMs: thirtyDays },
+    );
+    expect(fn).toMatchObject({ status: 'succeeded', value: 'done' });
+  });
+
+  it('a function gets all of a 30-day killGraceMs to notice its cancel', async () => {
+    const handle = start(
+      {
+        fn: (ctx) =>
+          new Promise((resolve) => {
+            ctx.log('ready');
+            ctx.signal.addEventListener('abort', () => setTimeout(() => resolve('noticed'), 50));
+          }),
+      },
+      { killGraceMs: thirtyDays },
+    );
+    for await (const line of handle.lines()) if (line.text === 'ready') break;
+    const result = await handle.cancel();
+    expect(result).toMatchObject({ status: 'cancelled', value: 'noticed' });
   });
 });
 
