@@ -1,7 +1,13 @@
 import { type Clock, systemClock } from '../core/clock.js';
 import { ErrorCodes, RunyardError } from '../core/errors.js';
+import { type LongTimer, setLongTimeout } from '../core/timers.js';
 import type { FunctionTask, ProcessTask, TaskSpec } from '../core/types.js';
-import { checkNonNegativeNumber, checkPlainObject, invalid } from '../core/validate.js';
+import {
+  checkKnownKeys,
+  checkNonNegativeNumber,
+  checkPlainObject,
+  invalid,
+} from '../core/validate.js';
 import type { TaskManager } from './fire-and-forget.js';
 import { Schedule } from './schedule.js';
 import {
@@ -70,7 +76,8 @@ export class Scheduler {
   readonly #retired = new Set<ScheduleState>();
   readonly #listeners = new SchedulerListeners();
   readonly #ids = new Set<string>();
-  #timer: NodeJS.Timeout | undefined;
+  /** A long timer: `maxSleepMs` may exceed the 2³¹ ms that Node's own timers take. */
+  #timer: LongTimer | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
   /** Polls the last millisecond before a firing. */
   #poll: NodeJS.Immediate | undefined;
@@ -173,6 +180,7 @@ export class Scheduler {
    */
   stop(options: { graceMs?: number } = {}): Promise<void> {
     checkPlainObject('options', options);
+    checkKnownKeys('options', options, ['graceMs']);
     checkNonNegativeNumber('graceMs', options.graceMs);
     this.#stopping ??= this.#stop(options.graceMs ?? schedulerDefaults.stopGraceMs);
     return this.#stopping;
@@ -188,14 +196,14 @@ export class Scheduler {
     states.push(...this.#retired);
     for (const state of states) state.close();
     const all = Promise.allSettled(states.map((state) => state.settled()));
-    let graceTimer: NodeJS.Timeout | undefined;
+    let graceTimer: LongTimer | undefined;
     const graceOver = new Promise<'grace-over'>((resolve) => {
-      graceTimer = setTimeout(() => resolve('grace-over'), graceMs);
+      graceTimer = setLongTimeout(() => resolve('grace-over'), graceMs);
     });
     if ((await Promise.race([all, graceOver])) === 'grace-over') {
       for (const state of states) state.cancelRunning('the scheduler stopped');
     }
-    clearTimeout(graceTimer);
+    graceTimer?.clear();
     await all;
   }
 
@@ -247,14 +255,14 @@ export class Scheduler {
     const wakeAt = now + Math.min(Math.max(earliest - now - FINE_MS, 1), this.#maxSleepMs);
     // A timer that wakes sooner anyway can stay.
     if (this.#timer !== undefined && this.#timerAt <= wakeAt) return;
-    clearTimeout(this.#timer);
+    this.#timer?.clear();
     this.#timerAt = wakeAt;
-    this.#timer = setTimeout(() => this.#wake(), wakeAt - now);
+    this.#timer = setLongTimeout(() => this.#wake(), wakeAt - now);
     if (!this.#keepAlive) this.#timer.unref();
   }
 
   #clearTimers(): void {
-    clearTimeout(this.#timer);
+    this.#timer?.clear();
     this.#timer = undefined;
     this.#timerAt = Number.POSITIVE_INFINITY;
     clearImmediate(this.#poll);
@@ -263,7 +271,7 @@ export class Scheduler {
   }
 
   #wake(): void {
-    clearTimeout(this.#timer);
+    this.#timer?.clear();
     this.#timer = undefined;
     this.#timerAt = Number.POSITIVE_INFINITY;
     const now = this.#clock.now();

@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock.js';
 import type { RetryPolicy } from '../core/types.js';
 import {
   checkBoolean,
+  checkKnownKeys,
   checkNonNegativeNumber,
   checkPlainObject,
   checkPositiveInteger,
@@ -15,6 +16,10 @@ import { validateRetryPolicy } from './retry.js';
 export type ScheduleTrigger =
   | { readonly everyMs: number }
   | {
+      /**
+       * 5 to 7 fields, as croner reads them; `?` in a day field is "no specific value",
+       * `#` is `<weekday>#<1-5>` in the day-of-week field (docs/schedules.md, Cron syntax).
+       */
       readonly cron: string;
       /** IANA name, such as `Europe/London`. @default the process's local time zone */
       readonly timezone?: string;
@@ -35,7 +40,8 @@ export interface SchedulerOptions {
   readonly clock?: Clock;
   /**
    * The longest the timer sleeps before it reads the clock again, so a clock that jumps (a
-   * suspended laptop, an NTP step, a test clock) is noticed within this long.
+   * suspended laptop, an NTP step, a test clock) is noticed within this long. Any length
+   * works, 2³¹ ms and more included.
    * @default 30_000
    */
   readonly maxSleepMs?: number;
@@ -85,6 +91,25 @@ export const schedulerDefaults = {
 
 const overlapPolicies: readonly OverlapPolicy[] = ['skip', 'queue', 'allow', 'cancel-previous'];
 
+const schedulerKeys: readonly (keyof SchedulerOptions)[] = [
+  'manager',
+  'clock',
+  'maxSleepMs',
+  'keepAlive',
+];
+const scheduleKeys: readonly (keyof ScheduleOptions)[] = [
+  'overlap',
+  'catchUp',
+  'jitterMs',
+  'runOnStart',
+  'retries',
+  'maxRuns',
+  'timeoutMs',
+  'labels',
+];
+const retryKeys: readonly (keyof RetryPolicy)[] = ['attempts', 'backoffMs', 'maxBackoffMs'];
+const triggerKeys = ['everyMs', 'cron', 'timezone'] as const;
+
 /** Options with their defaults applied. */
 export interface ResolvedScheduleOptions {
   overlap: OverlapPolicy;
@@ -99,6 +124,7 @@ export interface ResolvedScheduleOptions {
 
 export function validateSchedulerOptions(options: SchedulerOptions): void {
   checkPlainObject('options', options);
+  checkKnownKeys('options', options, schedulerKeys);
   if (options.clock !== undefined && typeof options.clock?.now !== 'function') {
     throw invalid('clock', 'an object with a `now()` method', options.clock);
   }
@@ -115,6 +141,7 @@ export function validateSchedulerOptions(options: SchedulerOptions): void {
 /** @throws RunyardError `ERR_INVALID` naming the bad option. */
 export function resolveScheduleOptions(options: ScheduleOptions): ResolvedScheduleOptions {
   checkPlainObject('options', options);
+  checkKnownKeys('options', options, scheduleKeys);
   if (options.overlap !== undefined && !overlapPolicies.includes(options.overlap)) {
     throw invalid(
       'overlap',
@@ -127,6 +154,7 @@ export function resolveScheduleOptions(options: ScheduleOptions): ResolvedSchedu
   }
   checkNonNegativeNumber('jitterMs', options.jitterMs);
   checkBoolean('runOnStart', options.runOnStart);
+  checkKnownKeys('retries', options.retries, retryKeys);
   validateRetryPolicy('retries', options.retries);
   checkPositiveInteger('maxRuns', options.maxRuns);
   checkNonNegativeNumber('timeoutMs', options.timeoutMs);
@@ -169,6 +197,7 @@ export function scheduleId(name: string): string {
 export function checkTrigger(trigger: unknown): asserts trigger is ScheduleTrigger {
   checkPlainObject('trigger', trigger);
   if (trigger === undefined) throw invalid('trigger', '`{ everyMs }` or `{ cron }`', trigger);
+  checkKnownKeys('trigger', trigger, triggerKeys);
   const t = trigger as Record<string, unknown>;
   const hasEvery = t.everyMs !== undefined;
   const hasCron = t.cron !== undefined;

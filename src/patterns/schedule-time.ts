@@ -1,5 +1,6 @@
 import { Cron } from 'croner';
 import { invalid } from '../core/validate.js';
+import { normalizeCron } from './schedule-cron.js';
 
 /**
  * When a schedule fires, as pure arithmetic on epoch milliseconds: no timers, no clock. The
@@ -167,16 +168,20 @@ export class CronTimes implements FiringTimes {
   readonly #cron: Cron;
   readonly #zone: ZoneOffsets;
 
-  /** @throws RunyardError `ERR_INVALID` naming `cron` or `timezone`. */
+  /**
+   * @throws RunyardError `ERR_INVALID` naming `cron` (a malformed expression, a misplaced `?`
+   * or a malformed `#`, see `normalizeCron`) or `timezone`.
+   */
   constructor(expression: unknown, timezone: unknown = localTimeZone()) {
     if (typeof expression !== 'string' || expression.trim() === '') {
       throw invalid('cron', 'a cron expression such as `0 * * * *`', expression);
     }
     this.timezone = canonicalTimeZone(timezone);
     this.expression = expression;
+    const readable = normalizeCron(expression);
     try {
       // Matching happens on wall-clock times written as UTC; the zone is applied here.
-      this.#cron = new Cron(expression, { utcOffset: 0 });
+      this.#cron = new Cron(readable, { utcOffset: 0 });
     } catch (error) {
       const detail = error instanceof Error ? error.message.replace(/^CronPattern: /, '') : '';
       throw invalid(
@@ -193,8 +198,23 @@ export class CronTimes implements FiringTimes {
   next(from: number): number | null {
     // Every wall-clock time up to the highest the clock has shown by `from` has fired.
     const shown = this.#highestLocal(from);
-    const match = this.#cron.nextRun(new Date(shown));
-    return match === null ? null : this.#firstInstantShowing(match.getTime());
+    const match = this.#nextMatch(shown);
+    return match === null ? null : this.#firstInstantShowing(match);
+  }
+
+  /**
+   * The first wall-clock time after `wall` the expression matches. croner 10, searching from
+   * mid-February, tries the 30th or 31st, rolls over into March 2 or 3 and misses March 1 and
+   * 2 (`0 0 1,30 * *` from Feb 12 answers Mar 30); asked again from the start of the next
+   * month, it searches that month from its first day.
+   */
+  #nextMatch(wall: number): number | null {
+    const match = this.#cron.nextRun(new Date(wall))?.getTime() ?? null;
+    const day = new Date(wall);
+    const nextMonth = Date.UTC(day.getUTCFullYear(), day.getUTCMonth() + 1, 1);
+    if (match === null || match < nextMonth) return match;
+    const again = this.#cron.nextRun(new Date(nextMonth - 1))?.getTime() ?? null;
+    return again !== null && again < match ? again : match;
   }
 
   /** The highest wall-clock time shown at or before `t`: after a jump back, the one before it. */

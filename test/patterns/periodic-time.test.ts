@@ -127,6 +127,124 @@ describe('cron arithmetic', () => {
   });
 });
 
+describe('cron syntax: `?` and `#`', () => {
+  it('`?` in a day field means no specific value: the other day field alone chooses', () => {
+    // 2025-01-01 is a Wednesday.
+    expect(firings(new CronTimes('10 2 ? * 3', 'UTC'), '2025-01-01T00:00:00Z', 3)).toEqual([
+      '2025-01-01T02:10:00.000Z',
+      '2025-01-08T02:10:00.000Z',
+      '2025-01-15T02:10:00.000Z',
+    ]);
+    expect(firings(new CronTimes('0 10 2 ? * WED', 'UTC'), '2025-01-02T00:00:00Z', 1)).toEqual([
+      '2025-01-08T02:10:00.000Z',
+    ]);
+    expect(firings(new CronTimes('10 2 15 * ?', 'UTC'), '2025-01-01T00:00:00Z', 2)).toEqual([
+      '2025-01-15T02:10:00.000Z',
+      '2025-02-15T02:10:00.000Z',
+    ]);
+    expect(firings(new CronTimes('0 0 L * ?', 'UTC'), '2025-02-01T00:00:00Z', 2)).toEqual([
+      '2025-02-28T00:00:00.000Z',
+      '2025-03-31T00:00:00.000Z',
+    ]);
+    // Both `?`: no day restricted, every day.
+    expect(firings(new CronTimes('0 0 ? * ?', 'UTC'), '2025-01-01T00:00:00Z', 2)).toEqual([
+      '2025-01-02T00:00:00.000Z',
+      '2025-01-03T00:00:00.000Z',
+    ]);
+    // The expression is kept as written.
+    expect(new CronTimes('10 2 ? * 3', 'UTC').expression).toBe('10 2 ? * 3');
+  });
+
+  it('refuses `?` anywhere but a whole day field, naming the field', () => {
+    for (const [cron, field] of [
+      ['? 2 * * *', 'minute'],
+      ['10 ? * * *', 'hour'],
+      ['10 2 * ? *', 'month'],
+      ['? 10 2 * * *', 'second'],
+      ['0 10 2 * * ? ?', 'year'],
+      ['10 2 1,? * *', 'day-of-month'],
+      ['10 2 * * ?/2', 'day-of-week'],
+    ] as const) {
+      invalidField(() => new CronTimes(cron, 'UTC'), 'cron');
+      expect(() => new CronTimes(cron, 'UTC')).toThrow(`its ${field} field is`);
+    }
+  });
+
+  it('`#` is `<weekday>#<1-5>` in the day-of-week field', () => {
+    // The second Monday, and the fifth Wednesday where a month has one.
+    expect(firings(new CronTimes('0 9 * * MON#2', 'UTC'), '2025-01-01T00:00:00Z', 2)).toEqual([
+      '2025-01-13T09:00:00.000Z',
+      '2025-02-10T09:00:00.000Z',
+    ]);
+    expect(firings(new CronTimes('0 0 * * 3#5', 'UTC'), '2025-01-01T00:00:00Z', 2)).toEqual([
+      '2025-01-29T00:00:00.000Z',
+      '2025-04-30T00:00:00.000Z',
+    ]);
+    // 7 is Sunday too; lists of nth weekdays are fine.
+    expect(firings(new CronTimes('0 0 * * 7#1', 'UTC'), '2025-01-01T00:00:00Z', 1)).toEqual([
+      '2025-01-05T00:00:00.000Z',
+    ]);
+    expect(firings(new CronTimes('0 0 ? * 1#1,5#3', 'UTC'), '2025-01-01T00:00:00Z', 2)).toEqual([
+      '2025-01-06T00:00:00.000Z',
+      '2025-01-17T00:00:00.000Z',
+    ]);
+  });
+
+  it('refuses a malformed `#`, naming the field and the rule', () => {
+    for (const dayOfWeek of [
+      '0##4',
+      '1#',
+      '#2',
+      '3#0',
+      '3#6',
+      '1-3#2',
+      '*/2#1',
+      '5#L',
+      'MON#2#3',
+    ]) {
+      const cron = `0 0 * * ${dayOfWeek}`;
+      invalidField(() => new CronTimes(cron, 'UTC'), 'cron');
+      expect(() => new CronTimes(cron, 'UTC')).toThrow(
+        `its day-of-week field has \`${dayOfWeek}\``,
+      );
+      expect(() => new CronTimes(cron, 'UTC')).toThrow('`<weekday>#<1-5>`');
+    }
+    expect(() => new CronTimes('0 0 * * 1#2,3#9', 'UTC')).toThrow('field has `3#9`');
+    for (const [cron, field] of [
+      ['0##4 * * * *', 'minute'],
+      ['0 0 1#2 * *', 'day-of-month'],
+      ['0 0 * 1#2 *', 'month'],
+    ] as const) {
+      invalidField(() => new CronTimes(cron, 'UTC'), 'cron');
+      expect(() => new CronTimes(cron, 'UTC')).toThrow(`only in the day-of-week field`);
+      expect(() => new CronTimes(cron, 'UTC')).toThrow(`its ${field} field has`);
+    }
+  });
+
+  it('a day-of-month list after mid-February does not miss March 1 and 2', () => {
+    // croner alone tries Feb 30, lands on Mar 2 and answers Mar 30.
+    expect(firings(new CronTimes('0 0 1,30 * *', 'UTC'), '2027-02-12T00:00:00Z', 2)).toEqual([
+      '2027-03-01T00:00:00.000Z',
+      '2027-03-30T00:00:00.000Z',
+    ]);
+    expect(firings(new CronTimes('0 0 2,31 * *', 'UTC'), '2027-02-12T00:00:00Z', 1)).toEqual([
+      '2027-03-02T00:00:00.000Z',
+    ]);
+    // A leap year: Feb 31 → Mar 2 would miss Mar 1.
+    expect(firings(new CronTimes('0 0 1,31 * *', 'UTC'), '2028-02-12T00:00:00Z', 1)).toEqual([
+      '2028-03-01T00:00:00.000Z',
+    ]);
+    // Day of month OR day of week: 2027-03-01 is a Monday.
+    expect(firings(new CronTimes('0 0 30 * MON', 'UTC'), '2027-02-23T00:00:00Z', 1)).toEqual([
+      '2027-03-01T00:00:00.000Z',
+    ]);
+    // In a zone, from late February local time.
+    expect(
+      firings(new CronTimes('30 21 1,30 * *', 'America/Santiago'), '2027-02-12T12:00:00Z', 1),
+    ).toEqual(['2027-03-02T00:30:00.000Z']);
+  });
+});
+
 describe('daylight saving', () => {
   it('a time skipped by a jump forward fires once, right after the jump', () => {
     // New York, 2025-03-09: 02:00 EST → 03:00 EDT at 07:00Z.

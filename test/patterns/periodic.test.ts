@@ -555,6 +555,55 @@ describe('Scheduler with an injected clock', () => {
     expect(s.list().map((schedule) => schedule.name)).toEqual(['taken']);
   });
 
+  it('refuses unknown keys in options, triggers and retries, naming the near one', () => {
+    const s = scheduler();
+    const task = { fn: () => {} };
+    const cases: [() => unknown, string][] = [
+      [
+        () => s.add('a', { everyMS: 1000 } as never, task),
+        '`trigger.everyMS`: did you mean `everyMs`?',
+      ],
+      [
+        () => s.add('b', { cron: '0 * * * *', timeZone: 'UTC' } as never, task),
+        '`trigger.timeZone`: did you mean `timezone`?',
+      ],
+      [
+        () => s.add('c', { everyMs: 1000 }, task, { timeout: 5 } as never),
+        '`timeout`: did you mean `timeoutMs`?',
+      ],
+      [
+        () => s.add('d', { everyMs: 1000 }, task, { jitter: 5 } as never),
+        '`jitter`: did you mean `jitterMs`?',
+      ],
+      [
+        () => s.add('e', { everyMs: 1000 }, task, { retries: { attempt: 3 } } as never),
+        '`retries.attempt`: did you mean `attempts`?',
+      ],
+      [() => new Scheduler({ maxSleep: 5 } as never), '`maxSleep`: did you mean `maxSleepMs`?'],
+      [() => new Scheduler({ keepalive: true } as never), 'did you mean `keepAlive`?'],
+    ];
+    for (const [fn, text] of cases) expectRunyardError(catching(fn), 'ERR_INVALID', text);
+    expect(s.list()).toEqual([]);
+    expectRunyardError(
+      catching(() => s.stop({ grace: 5 } as never)),
+      'ERR_INVALID',
+      '`grace`: did you mean `graceMs`?',
+    );
+  });
+
+  it('a `?` day field is "no specific value": a weekly cron stays weekly', () => {
+    // 2026-01-01 is a Thursday; the next Wednesday is the 7th.
+    const s = scheduler({ clock: fakeClock(Date.UTC(2026, 0, 1, 12)) });
+    const weekly = s.add('weekly', { cron: '10 2 ? * 3', timezone: 'UTC' }, { fn: () => {} });
+    expect(weekly.nextRunAt?.toISOString()).toBe('2026-01-07T02:10:00.000Z');
+    expect(weekly.cron).toBe('10 2 ? * 3');
+    expectRunyardError(
+      catching(() => s.add('hash', { cron: '0 0 * * 1#' }, { fn: () => {} })),
+      'ERR_INVALID',
+      '`<weekday>#<1-5>`',
+    );
+  });
+
   it('a listener that throws is logged and changes nothing', async () => {
     const clock = fakeClock();
     const s = scheduler({ clock, maxSleepMs: 1 });
