@@ -51,7 +51,7 @@ export class PoolRegistry {
   /** A pool of `worker_threads` running the default export of `filename`. */
   thread(name: string, options: ThreadPoolOptions): ThreadPool {
     this.#checkNew(name, options);
-    return this.#add(name, new ThreadPool({ name, ...options, store: this.#store }));
+    return this.#add(name, new ThreadPool({ runName: name, ...options, store: this.#store }));
   }
 
   /** The pool with this name, if any. */

@@ -5,6 +5,7 @@ import {
   checkArgString,
   checkCountOrInfinity,
   checkFunction,
+  checkKnownKeys,
   checkNonNegativeNumber,
   checkOptionalString,
   checkPlainObject,
@@ -41,6 +42,13 @@ export interface ProcessPoolOptions {
   readonly maxQueue?: number;
   /** Between SIGTERM and SIGKILL when a worker is ended. @default 5000 */
   readonly killGraceMs?: number;
+  /**
+   * The longest protocol line, in bytes, either way. A task whose payload makes a longer line
+   * rejects with `ERR_INVALID` before it is sent; a worker that sends a longer line (a result,
+   * a log) fails the task it holds with `ERR_TASK_FAILED` and is replaced.
+   * @default 67_108_864 (64 MiB)
+   */
+  readonly maxMessageBytes?: number;
   /** Record every task as a run (`pattern: 'pooled'`). @default undefined: no records */
   readonly store?: RunStore;
   /** The pool's name, in error messages and as the name of its runs. @default the command's basename */
@@ -120,7 +128,30 @@ export const processPoolDefaults = {
   maxStartFailures: 3,
   /** Bytes of each worker's stderr kept for error messages. */
   stderrTailBytes: 8192,
+  maxMessageBytes: 64 * 1024 * 1024,
+  /** Times a task is handed to another worker because the one it was given had died before it could read it. */
+  maxDeliveries: 3,
 } as const;
+
+const poolOptionKeys = [
+  'command',
+  'args',
+  'cwd',
+  'env',
+  'size',
+  'maxTasksPerWorker',
+  'idleTimeoutMs',
+  'startupTimeoutMs',
+  'timeoutMs',
+  'maxQueue',
+  'killGraceMs',
+  'maxMessageBytes',
+  'store',
+  'name',
+  'onStderr',
+] as const;
+/** The options of `ProcessPool.python()` and `ProcessPool.node()`: no `command` or `args`. */
+const helperOptionKeys = poolOptionKeys.filter((key) => key !== 'command' && key !== 'args');
 
 /** The shipped worker helpers, for a `ProcessPool` built by hand around them. */
 export const processPoolHelpers = {
@@ -142,6 +173,7 @@ export interface ProcessPoolSettings {
   readonly timeoutMs: number;
   readonly maxQueue: number;
   readonly killGraceMs: number;
+  readonly maxMessageBytes: number;
   readonly store: RunStore | undefined;
   readonly name: string;
   readonly onStderr: ((line: string, pid: number) => void) | undefined;
@@ -151,6 +183,7 @@ export interface ProcessPoolSettings {
 export function processPoolSettings(options: ProcessPoolOptions): ProcessPoolSettings {
   checkPlainObject('options', options);
   if (options === undefined) throw invalid('options', 'an object', options);
+  checkKnownKeys('options', options, poolOptionKeys);
   checkArgString('command', options.command, { nonEmpty: true });
   if (options.args !== undefined && !Array.isArray(options.args)) {
     throw invalid('args', 'an array of strings', options.args);
@@ -169,6 +202,7 @@ export function processPoolSettings(options: ProcessPoolOptions): ProcessPoolSet
   checkNonNegativeNumber('timeoutMs', options.timeoutMs);
   checkCountOrInfinity('maxQueue', options.maxQueue);
   checkNonNegativeNumber('killGraceMs', options.killGraceMs);
+  checkPositiveInteger('maxMessageBytes', options.maxMessageBytes);
   checkRunStore('store', options.store);
   const store = options.store;
   if (options.name !== undefined) checkArgString('name', options.name, { nonEmpty: true });
@@ -188,6 +222,7 @@ export function processPoolSettings(options: ProcessPoolOptions): ProcessPoolSet
     timeoutMs: options.timeoutMs ?? 0,
     maxQueue: options.maxQueue ?? Number.POSITIVE_INFINITY,
     killGraceMs: options.killGraceMs ?? processPoolDefaults.killGraceMs,
+    maxMessageBytes: options.maxMessageBytes ?? processPoolDefaults.maxMessageBytes,
     store,
     name: options.name ?? basename(options.command),
     onStderr: options.onStderr,
@@ -198,6 +233,7 @@ export function processPoolSettings(options: ProcessPoolOptions): ProcessPoolSet
 export function pythonPoolOptions(options: PythonPoolOptions): ProcessPoolOptions {
   checkPlainObject('options', options);
   if (options === undefined) throw invalid('options', 'an object', options);
+  checkKnownKeys('options', options, [...helperOptionKeys, 'handler', 'python']);
   const { handler, python, ...rest } = options;
   checkArgString('handler', handler, { nonEmpty: true });
   if (!/^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$/.test(handler)) {
@@ -216,6 +252,7 @@ export function pythonPoolOptions(options: PythonPoolOptions): ProcessPoolOption
 export function nodePoolOptions(options: NodePoolOptions): ProcessPoolOptions {
   checkPlainObject('options', options);
   if (options === undefined) throw invalid('options', 'an object', options);
+  checkKnownKeys('options', options, [...helperOptionKeys, 'handler', 'node']);
   const { handler, node, ...rest } = options;
   checkArgString('handler', handler, { nonEmpty: true });
   if (handler.startsWith('#') || handler.endsWith('#')) {

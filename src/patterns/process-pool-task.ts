@@ -1,7 +1,9 @@
 import { ErrorCodes, RunyardError } from '../core/errors.js';
+import type { LongTimer } from '../core/timers.js';
 import {
   checkAbortSignal,
   checkFunction,
+  checkKnownKeys,
   checkNonNegativeNumber,
   checkPlainObject,
   invalid,
@@ -18,9 +20,11 @@ export interface PoolTask extends WorkerTask {
   readonly signal: AbortSignal | undefined;
   readonly onLog: ((line: string) => void) | undefined;
   onAbort: (() => void) | undefined;
-  timer: NodeJS.Timeout | undefined;
+  timer: LongTimer | undefined;
   /** The worker running it, once one took it. */
   worker: PoolWorker | undefined;
+  /** Workers it was handed to: more than one when a worker died before it could read it. */
+  deliveries: number;
   isQueued: boolean;
   isSettled: boolean;
   /** Only with a store. */
@@ -39,6 +43,14 @@ export class TaskQueue {
   push(task: PoolTask): void {
     task.isQueued = true;
     this.#items.push(task);
+    this.size++;
+  }
+
+  /** Puts a task that never reached a worker back, first in line. */
+  unshift(task: PoolTask): void {
+    task.isQueued = true;
+    if (this.#head > 0) this.#items[--this.#head] = task;
+    else this.#items.unshift(task);
     this.size++;
   }
 
@@ -76,15 +88,21 @@ export class TaskQueue {
   }
 }
 
+const runOptionKeys = ['signal', 'timeoutMs', 'onLog'] as const;
+
 export function checkRunOptions(options: ProcessPoolRunOptions): void {
   checkPlainObject('options', options);
+  checkKnownKeys('options', options, runOptionKeys);
   checkAbortSignal('signal', options.signal);
   checkNonNegativeNumber('timeoutMs', options.timeoutMs);
   checkFunction('onLog', options.onLog);
 }
 
-/** The task's protocol line; `ERR_INVALID` for a payload JSON cannot hold. */
-export function taskLine(id: number, payload: unknown): string {
+/**
+ * The task's protocol line; `ERR_INVALID` for a payload JSON cannot hold, or one that makes a
+ * line longer than `maxBytes`.
+ */
+export function taskLine(id: number, payload: unknown, maxBytes: number): string {
   let json: string | undefined;
   try {
     json = JSON.stringify(payload);
@@ -94,7 +112,18 @@ export function taskLine(id: number, payload: unknown): string {
       cause: error,
     });
   }
-  return `{"id":${id},"payload":${json ?? 'null'}}\n`;
+  const line = `{"id":${id},"payload":${json ?? 'null'}}\n`;
+  // A UTF-16 code unit takes at most 3 bytes in UTF-8: most lines need no count.
+  if (line.length * 3 > maxBytes) {
+    const bytes = Buffer.byteLength(line) - 1;
+    if (bytes > maxBytes) {
+      throw new RunyardError(
+        ErrorCodes.INVALID,
+        `Expected \`payload\` to make a task line of at most \`maxMessageBytes\` (${maxBytes} bytes), got ${bytes} bytes`,
+      );
+    }
+  }
+  return line;
 }
 
 export function cancelledError(reason: unknown): RunyardError {

@@ -1,17 +1,23 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { ErrorCodes, RunyardError } from '../core/errors.js';
+import { type LongTimer, setLongTimeout } from '../core/timers.js';
 import { trackGroup, untrackGroup } from '../process/exit-cleanup.js';
 import { LineSplitter } from '../process/line-splitter.js';
 import { describeSpawnError } from '../process/spawn-error.js';
 import { RUN_ID_VARIABLE } from '../process/spawn-process.js';
 import { TailBuffer } from '../process/tail-buffer.js';
 import { terminateTree } from '../process/tree-kill.js';
+import { ProtocolLines } from './process-pool-lines.js';
 import { type ProcessPoolSettings, processPoolDefaults } from './process-pool-options.js';
 
 const isWindows = process.platform === 'win32';
 /** The protocol version this pool speaks (`"protocol"` in the ready line). */
 const PROTOCOL_VERSION = 1;
-/** How long stdout may stay open after the worker exited, for its last answer to arrive. */
+/**
+ * How long, after the first sign of a worker's end (its exit, or its stdout or stderr closing),
+ * the others may take: its last answer and stderr may still be in the pipes, its exit status
+ * on the way.
+ */
 const DRAIN_MS = 100;
 /** How much of a worker's stderr goes into an error message. */
 const STDERR_EXCERPT_CHARS = 2000;
@@ -41,8 +47,10 @@ export interface WorkerHost {
   /**
    * The worker ended or broke the protocol without being asked to (at most once per worker);
    * `error` tells how, with the worker's stderr. The host then ends it with `stop()`.
+   * `isUndelivered`: the task it held never reached it (it was gone when the task was written),
+   * so another worker may take the task.
    */
-  onLost(worker: PoolWorker, error: RunyardError): void;
+  onLost(worker: PoolWorker, error: RunyardError, isUndelivered: boolean): void;
 }
 
 export type WorkerState = 'starting' | 'idle' | 'busy' | 'stopping';
@@ -63,7 +71,7 @@ export class PoolWorker {
   /** Tasks handed to it so far. */
   tasksTaken = 0;
   /** The pool's idle timer for it. */
-  idleTimer: NodeJS.Timeout | undefined;
+  idleTimer: LongTimer | undefined;
   /** True when it started to replace a worker that ended badly (counted once in `restarts`). */
   readonly isRestart: boolean;
 
@@ -76,8 +84,13 @@ export class PoolWorker {
   #exitCode: number | null = null;
   #exitSignal: NodeJS.Signals | null = null;
   #hasExited = false;
+  #isStdoutClosed = false;
+  /** Its stdout and stderr have closed: nothing more can come from it. */
+  #hasClosedPipes = false;
   #isLost = false;
-  #startupTimer: NodeJS.Timeout | undefined;
+  #startupTimer: LongTimer | undefined;
+  /** Runs from the first sign of its end to the loss, if the other signs are late. */
+  #drainTimer: NodeJS.Timeout | undefined;
   #stopping: Promise<void> | undefined;
 
   constructor(settings: ProcessPoolSettings, host: WorkerHost, marker: string, isRestart: boolean) {
@@ -91,6 +104,8 @@ export class PoolWorker {
     });
     const onSpawnError = (error: unknown) => {
       this.#hasExited = true;
+      this.#isStdoutClosed = true;
+      this.#hasClosedPipes = true;
       markExited();
       this.#lose(describeSpawnError(settings.command, settings.cwd, error));
     };
@@ -120,17 +135,15 @@ export class PoolWorker {
     });
     if (child.pid === undefined) return;
     const pid = child.pid;
-    if (!isWindows) trackGroup(pid);
+    if (!isWindows) trackGroup(pid, this.#marker);
 
-    const splitter = new LineSplitter((line) => this.#onLine(line));
+    const lines = new ProtocolLines(
+      settings.maxMessageBytes,
+      (line) => this.#onLine(line),
+      (bytes) => this.#onOversizedLine(bytes),
+    );
     const stdout = child.stdout!;
-    stdout.on('data', (chunk: Buffer) => splitter.push(chunk));
-    const stdoutEnded = new Promise<void>((resolve) => {
-      stdout.once('close', () => {
-        splitter.end();
-        resolve();
-      });
-    });
+    stdout.on('data', (chunk: Buffer) => lines.push(chunk));
     const onStderr = settings.onStderr;
     const stderrLines = onStderr
       ? new LineSplitter((line) => {
@@ -141,49 +154,86 @@ export class PoolWorker {
           }
         })
       : undefined;
-    child.stderr!.on('data', (chunk: Buffer) => {
+    const stderr = child.stderr!;
+    stderr.on('data', (chunk: Buffer) => {
       this.#stderr.push(chunk);
       stderrLines?.push(chunk);
     });
-    // A worker that exits before reading its task closes the pipe: its exit tells the rest.
+    let isStderrClosed = false;
+    stdout.once('close', () => {
+      lines.end();
+      this.#isStdoutClosed = true;
+      this.#hasClosedPipes = isStderrClosed;
+      this.#onEndSign();
+    });
+    stderr.once('close', () => {
+      stderrLines?.end();
+      isStderrClosed = true;
+      this.#hasClosedPipes = this.#isStdoutClosed;
+      // A worker may close its stderr and live on: that alone is no sign of its end.
+      if (this.#hasExited || this.#isStdoutClosed) this.#onEndSign();
+    });
+    // Writing to a worker that is gone fails the write: `send()` sees that in its callback.
     child.stdin!.on('error', () => {});
     child.once('exit', (code, signal) => {
       this.#hasExited = true;
       this.#exitCode = code;
       this.#exitSignal = signal;
       markExited();
-      // Its last lines may still be in the pipe: read them before calling the end a loss.
-      void settlesWithin(stdoutEnded, DRAIN_MS).then(() => {
-        stderrLines?.end();
-        this.#lose(this.#error(this.#exitReason()));
-      });
+      this.#onEndSign();
     });
 
-    // Idle workers must not hold the event loop open; `hold()` refs stdout while work waits.
-    child.unref();
+    // Idle workers must not hold the event loop open: a starting one does, through its process
+    // and stdout, until `hold(false)`; stdin and stderr never do.
     (child.stdin as Socketish).unref?.();
     (child.stderr as Socketish).unref?.();
     if (settings.startupTimeoutMs > 0) {
-      this.#startupTimer = setTimeout(
+      this.#startupTimer = setLongTimeout(
         () => this.#violate(`sent no ready line within ${settings.startupTimeoutMs} ms`),
         settings.startupTimeoutMs,
       );
     }
   }
 
-  /** Hands it a task; the caller has checked it is `idle`. */
+  /** Whether it may take a task: it has shown no sign of its end and was not lost or stopped. */
+  get isUsable(): boolean {
+    return this.state === 'idle' && !this.#hasEndSign && !this.#isLost;
+  }
+
+  /** It exited or closed its stdout: it can answer nothing more. */
+  get #hasEndSign(): boolean {
+    return this.#hasExited || this.#isStdoutClosed;
+  }
+
+  /** Hands it a task; the caller has checked it is `isUsable`. */
   send(task: WorkerTask): void {
     this.state = 'busy';
     this.task = task;
     this.tasksTaken++;
-    this.#child!.stdin!.write(task.line);
+    this.#child!.stdin!.write(task.line, (error) => {
+      // The pipe took none or part of the line: the worker was gone (EPIPE) before it could
+      // read the task, which therefore never ran.
+      if (error && this.task === task) {
+        this.#lose(this.#error(`was gone before it could read its task (${error.message})`), true);
+      }
+    });
   }
 
-  /** Keeps the event loop alive while the worker starts or runs a task (or lets it go). */
+  /**
+   * Keeps the event loop alive while the worker starts or runs a task (or lets it go). The
+   * process handle must be held with stdout: stdout may close first, and an unref'd process
+   * handle alone would let Node exit before the exit that settles the task is seen.
+   */
   hold(isHeld: boolean): void {
-    const stdout = this.#child?.stdout as Socketish | undefined;
-    if (isHeld) stdout?.ref?.();
-    else stdout?.unref?.();
+    const child = this.#child;
+    const stdout = child?.stdout as Socketish | undefined;
+    if (isHeld) {
+      child?.ref();
+      stdout?.ref?.();
+    } else {
+      child?.unref();
+      stdout?.unref?.();
+    }
   }
 
   /**
@@ -193,8 +243,9 @@ export class PoolWorker {
    */
   stop(mode: 'graceful' | 'kill'): Promise<void> {
     this.state = 'stopping';
-    clearTimeout(this.#startupTimer);
-    clearTimeout(this.idleTimer);
+    this.#startupTimer?.clear();
+    this.idleTimer?.clear();
+    clearTimeout(this.#drainTimer);
     this.#stopping ??= this.#end(mode);
     return this.#stopping;
   }
@@ -230,6 +281,8 @@ export class PoolWorker {
     // Bounded all the same: a failed tree kill must not hang `close()`.
     await settlesWithin(this.#exited, killGraceMs + 5000);
     if (!isWindows && this.#hasExited) untrackGroup(pid);
+    // A worker that would not end must not keep this process alive either.
+    child.unref();
     child.stdout?.destroy();
     child.stderr?.destroy();
     child.stdin?.destroy();
@@ -269,9 +322,10 @@ export class PoolWorker {
         );
         return;
       }
-      clearTimeout(this.#startupTimer);
+      this.#startupTimer?.clear();
       this.state = 'idle';
       this.#host.onReady(this);
+      if (this.#hasEndSign) this.#onEndSign();
       return;
     }
     this.#violate(
@@ -285,6 +339,8 @@ export class PoolWorker {
     this.task = undefined;
     this.state = 'idle';
     this.#host.onAnswer(this, task, answer);
+    // Its answer was among its last words: the pool gave it nothing new, and now loses it.
+    if (this.#hasEndSign) this.#onEndSign();
   }
 
   /** The worker broke the protocol (or never got ready): it counts as crashed. */
@@ -292,18 +348,54 @@ export class PoolWorker {
     this.#lose(this.#error(reason));
   }
 
-  #lose(error: RunyardError): void {
-    if (this.#isLost || this.state === 'stopping') return;
-    this.#isLost = true;
-    clearTimeout(this.#startupTimer);
-    this.#host.onLost(this, error);
+  /**
+   * A line passed `maxMessageBytes`. The rest of it cannot be told from what follows, so the
+   * worker is replaced; the task it held fails as the task's own fault.
+   */
+  #onOversizedLine(bytes: number): void {
+    const limit = this.#settings.maxMessageBytes;
+    const what = `a line of more than ${limit} bytes (${bytes} so far)`;
+    if (this.state !== 'busy') {
+      this.#violate(`sent ${what}, past \`maxMessageBytes\``);
+      return;
+    }
+    this.#lose(
+      new RunyardError(
+        ErrorCodes.TASK_FAILED,
+        `The task's result or log passed \`maxMessageBytes\` (${limit} bytes): worker ${this.pid} of pool \`${this.#settings.name}\` sent ${what} and was replaced. Return less, or raise \`maxMessageBytes\``,
+      ),
+    );
   }
 
-  #exitReason(): string {
-    const how =
-      this.#exitSignal !== null
-        ? `was killed by ${this.#exitSignal}`
-        : `exited with code ${this.#exitCode}`;
+  /**
+   * The worker exited, or a pipe of it closed. Idle, once it exited or its stdout closed, it
+   * can answer no task and must not be handed one: it is lost at once. Otherwise its last words
+   * may still be on the way: it is lost once it has exited and both pipes have closed, or
+   * `DRAIN_MS` after the first of these.
+   */
+  #onEndSign(): void {
+    if (this.#isLost || this.state === 'stopping') return;
+    const isIdleAndGone = this.state === 'idle' && this.#hasEndSign;
+    if (!isIdleAndGone && !(this.#hasExited && this.#hasClosedPipes)) {
+      this.#drainTimer ??= setTimeout(() => this.#lose(this.#error(this.#endReason())), DRAIN_MS);
+      return;
+    }
+    this.#lose(this.#error(this.#endReason()));
+  }
+
+  #lose(error: RunyardError, isUndelivered = false): void {
+    if (this.#isLost || this.state === 'stopping') return;
+    this.#isLost = true;
+    this.#startupTimer?.clear();
+    clearTimeout(this.#drainTimer);
+    this.#host.onLost(this, error, isUndelivered);
+  }
+
+  #endReason(): string {
+    let how: string;
+    if (this.#exitSignal !== null) how = `was killed by ${this.#exitSignal}`;
+    else if (this.#hasExited) how = `exited with code ${this.#exitCode}`;
+    else how = 'closed its output';
     if (this.state === 'starting') return `${how} before its ready line`;
     if (this.state === 'busy') return `${how} while it ran a task`;
     return `${how} while idle`;
@@ -354,9 +446,9 @@ function hasGroupMembers(pgid: number): boolean {
 }
 
 function settlesWithin(promise: Promise<void>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
+  let timer: LongTimer | undefined;
   const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
+    timer = setLongTimeout(() => resolve(false), ms);
   });
-  return Promise.race([promise.then(() => true), timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([promise.then(() => true), timeout]).finally(() => timer?.clear());
 }

@@ -1,5 +1,6 @@
 import { ErrorCodes, RunyardError } from '../core/errors.js';
 import { newRunId } from '../core/ids.js';
+import { setLongTimeout } from '../core/timers.js';
 import {
   type NodePoolOptions,
   nodePoolOptions,
@@ -110,7 +111,7 @@ export class ProcessPool {
       onReady: (worker) => this.#onReady(worker),
       onAnswer: (worker, task, answer) => this.#onAnswer(worker, task as PoolTask, answer),
       onLog: (_worker, task, text) => this.#onLog(task as PoolTask, text),
-      onLost: (worker, error) => this.#onLost(worker, error),
+      onLost: (worker, error, isUndelivered) => this.#onLost(worker, error, isUndelivered),
     };
   }
 
@@ -150,7 +151,7 @@ export class ProcessPool {
     let line: string;
     try {
       if (options !== undefined) checkRunOptions(options);
-      line = taskLine(++this.#taskCount, payload);
+      line = taskLine(++this.#taskCount, payload, this.#settings.maxMessageBytes);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -185,6 +186,7 @@ export class ProcessPool {
       onAbort: undefined,
       timer: undefined,
       worker: undefined,
+      deliveries: 0,
       isQueued: false,
       isSettled: false,
       record: this.#recorder?.queued(),
@@ -256,17 +258,27 @@ export class ProcessPool {
   }
 
   #assign(worker: PoolWorker, task: PoolTask): void {
-    clearTimeout(worker.idleTimer);
+    worker.idleTimer?.clear();
     worker.idleTimer = undefined;
     task.worker = worker;
+    task.deliveries++;
     worker.hold(true);
     worker.send(task);
-    if (task.timeoutMs > 0) task.timer = setTimeout(() => this.#timeout(task), task.timeoutMs);
+    if (task.timeoutMs > 0) task.timer = setLongTimeout(() => this.#timeout(task), task.timeoutMs);
     if (task.record !== undefined) this.#recorder!.started(task.record, worker.pid);
+  }
+
+  /** Gives queued tasks to idle workers (after a task came back to the queue). */
+  #dispatch(): void {
+    while (this.#queue.size > 0 && this.#idle.length > 0) {
+      this.#assign(this.#idle.pop()!, this.#queue.shift()!);
+    }
   }
 
   /** A worker is free (just ready, or just answered): recycle it, give it work, or let it idle. */
   #next(worker: PoolWorker): void {
+    // Gone already (it answered in its last words): it loses itself next, and is replaced.
+    if (!worker.isUsable) return;
     if (worker.tasksTaken >= this.#settings.maxTasksPerWorker) {
       this.#retire(worker, 'graceful');
       this.#grow();
@@ -281,7 +293,7 @@ export class ProcessPool {
     this.#idle.push(worker);
     const idleTimeoutMs = this.#settings.idleTimeoutMs;
     if (idleTimeoutMs > 0) {
-      worker.idleTimer = setTimeout(() => this.#retire(worker, 'graceful'), idleTimeoutMs);
+      worker.idleTimer = setLongTimeout(() => this.#retire(worker, 'graceful'), idleTimeoutMs);
       worker.idleTimer.unref();
     }
   }
@@ -367,14 +379,19 @@ export class ProcessPool {
   }
 
   /** The worker crashed, broke the protocol, or never got ready. */
-  #onLost(worker: PoolWorker, error: RunyardError): void {
+  #onLost(worker: PoolWorker, error: RunyardError, isUndelivered: boolean): void {
     const wasStarting = worker.state === 'starting';
     const task = worker.task as PoolTask | undefined;
     this.#retire(worker, 'kill');
     this.#owedRestarts++;
     if (wasStarting) this.#startFailed(error);
     else if (task !== undefined) {
-      this.#settle(task, error);
+      if (isUndelivered && task.deliveries < processPoolDefaults.maxDeliveries) {
+        // It never ran: it goes first in line, to an idle worker or the replacement.
+        this.#unassign(task);
+        this.#queue.unshift(task);
+        this.#dispatch();
+      } else this.#settle(task, error);
       this.#replace();
     } else {
       // Died while idle: replaced only when work waits, or a worker that exits right after
@@ -421,6 +438,12 @@ export class ProcessPool {
     this.#replace();
   }
 
+  #unassign(task: PoolTask): void {
+    task.worker = undefined;
+    task.timer?.clear();
+    task.timer = undefined;
+  }
+
   #cancel(task: PoolTask, reason: unknown): void {
     if (task.isSettled) return;
     const worker = task.worker;
@@ -436,7 +459,7 @@ export class ProcessPool {
     if (task.isSettled) return;
     task.isSettled = true;
     if (task.isQueued) this.#queue.forget(task);
-    if (task.timer !== undefined) clearTimeout(task.timer);
+    task.timer?.clear();
     if (task.onAbort !== undefined) task.signal!.removeEventListener('abort', task.onAbort);
     if (task.record !== undefined) this.#recorder!.settled(task.record, error);
     if (error === undefined) {

@@ -2,11 +2,12 @@ import { existsSync, statSync } from 'node:fs';
 import os from 'node:os';
 import { basename, extname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { ResourceLimits } from 'node:worker_threads';
+import type { ResourceLimits, TransferListItem } from 'node:worker_threads';
 import {
   checkAbortSignal,
   checkArgString,
   checkCountOrInfinity,
+  checkKnownKeys,
   checkNonNegativeNumber,
   checkOptionalString,
   checkPlainObject,
@@ -18,10 +19,12 @@ import { checkRunStore } from '../store/run-store.js';
 
 export interface ThreadPoolOptions {
   /**
-   * The module whose default export is the task, `(payload, { signal }) => result`: a path
+   * The module whose exports are the tasks, `(payload, { signal }) => result`: a path
    * (relative to the working directory), a `file:` URL string or a `URL`.
    */
   readonly filename: string | URL;
+  /** The export that runs each task, as piscina's `name`; `run()` may name another. @default 'default' */
+  readonly name?: string;
   /** Threads kept even when idle (they never hold the process open). @default 1 */
   readonly minThreads?: number;
   /** Threads at most. @default os.availableParallelism(), and at least `minThreads` */
@@ -53,8 +56,12 @@ export interface ThreadPoolOptions {
   readonly resourceLimits?: ResourceLimits;
   /** Record every task as a run (`pattern: 'pooled'`). @default undefined: no records */
   readonly store?: RunStore;
-  /** The pool's name, in error messages and as the name of its runs. @default the file's name without extension */
-  readonly name?: string;
+  /**
+   * The pool's name, in error messages and as the name of its runs. (Earlier versions took
+   * this as `name`, which now selects the export, as in piscina.)
+   * @default the file's name without extension
+   */
+  readonly runName?: string;
 }
 
 export interface ThreadPoolRunOptions {
@@ -69,10 +76,18 @@ export interface ThreadPoolRunOptions {
    * @default 0
    */
   readonly timeoutMs?: number;
-  /** The run's name in the store. @default the pool's `name` */
+  /** The export that runs this task, as piscina's per-run `name`. @default the pool's `name` */
   readonly name?: string;
+  /** The run's name in the store. @default the pool's `runName` */
+  readonly runName?: string;
   /** The run's id in the store (it must be unique). @default a new UUIDv7, with a `store` only */
   readonly id?: string;
+  /**
+   * Objects of the payload to move to the thread rather than copy, as in piscina and
+   * `postMessage()`: an `ArrayBuffer` listed here is detached from the caller's side. A task
+   * with a `transferList` goes to a thread alone and is never handed to a second thread.
+   */
+  readonly transferList?: readonly TransferListItem[];
 }
 
 export interface ThreadPoolStats {
@@ -123,6 +138,8 @@ export const threadPoolDefaults = {
 export interface ThreadPoolSettings {
   /** Absolute path of the task module. */
   readonly filename: string;
+  /** The export that runs a task unless `run()` names another. */
+  readonly exportName: string;
   readonly minThreads: number;
   readonly maxThreads: number;
   readonly idleTimeoutMs: number;
@@ -131,13 +148,38 @@ export interface ThreadPoolSettings {
   readonly cancelGraceMs: number;
   readonly resourceLimits: ResourceLimits | undefined;
   readonly store: RunStore | undefined;
-  readonly name: string;
+  /** The pool's name, and its runs' unless `run()` gives one. */
+  readonly runName: string;
 }
+
+const optionKeys = [
+  'filename',
+  'name',
+  'minThreads',
+  'maxThreads',
+  'idleTimeoutMs',
+  'maxQueue',
+  'concurrentTasksPerWorker',
+  'cancelGraceMs',
+  'resourceLimits',
+  'store',
+  'runName',
+] as const;
+const resourceLimitKeys = [
+  'maxYoungGenerationSizeMb',
+  'maxOldGenerationSizeMb',
+  'codeRangeSizeMb',
+  'stackSizeMb',
+] as const;
+const runOptionKeys = ['signal', 'timeoutMs', 'name', 'runName', 'id', 'transferList'] as const;
+const closeOptionKeys = ['force'] as const;
 
 export function threadPoolSettings(options: ThreadPoolOptions): ThreadPoolSettings {
   if (options === undefined) throw invalid('options', 'an object', options);
   checkPlainObject('options', options);
+  checkKnownKeys('options', options, optionKeys);
   const filename = taskPath(options.filename);
+  if (options.name !== undefined) checkArgString('name', options.name, { nonEmpty: true });
   checkCount('minThreads', options.minThreads);
   checkPositiveInteger('maxThreads', options.maxThreads);
   checkNonNegativeNumber('idleTimeoutMs', options.idleTimeoutMs);
@@ -145,15 +187,19 @@ export function threadPoolSettings(options: ThreadPoolOptions): ThreadPoolSettin
   checkPositiveInteger('concurrentTasksPerWorker', options.concurrentTasksPerWorker);
   checkNonNegativeNumber('cancelGraceMs', options.cancelGraceMs);
   checkPlainObject('resourceLimits', options.resourceLimits);
+  checkKnownKeys('resourceLimits', options.resourceLimits, resourceLimitKeys);
   checkRunStore('store', options.store);
   const store = options.store;
-  if (options.name !== undefined) checkArgString('name', options.name, { nonEmpty: true });
+  if (options.runName !== undefined) {
+    checkArgString('runName', options.runName, { nonEmpty: true });
+  }
   const minThreads = options.minThreads ?? threadPoolDefaults.minThreads;
   if (options.maxThreads !== undefined && options.maxThreads < minThreads) {
     throw invalid('maxThreads', `at least \`minThreads\` (${minThreads})`, options.maxThreads);
   }
   return {
     filename,
+    exportName: options.name ?? 'default',
     minThreads,
     maxThreads: options.maxThreads ?? Math.max(os.availableParallelism(), minThreads),
     idleTimeoutMs: options.idleTimeoutMs ?? threadPoolDefaults.idleTimeoutMs,
@@ -164,20 +210,28 @@ export function threadPoolSettings(options: ThreadPoolOptions): ThreadPoolSettin
     resourceLimits:
       options.resourceLimits === undefined ? undefined : { ...options.resourceLimits },
     store,
-    name: options.name ?? basename(filename, extname(filename)),
+    runName: options.runName ?? basename(filename, extname(filename)),
   };
 }
 
 export function checkRunOptions(options: ThreadPoolRunOptions): void {
   checkPlainObject('options', options);
+  checkKnownKeys('options', options, runOptionKeys);
   checkAbortSignal('signal', options.signal);
   checkNonNegativeNumber('timeoutMs', options.timeoutMs);
   if (options.name !== undefined) checkArgString('name', options.name, { nonEmpty: true });
+  if (options.runName !== undefined) {
+    checkArgString('runName', options.runName, { nonEmpty: true });
+  }
   checkOptionalString('id', options.id);
+  if (options.transferList !== undefined && !Array.isArray(options.transferList)) {
+    throw invalid('transferList', 'an array', options.transferList);
+  }
 }
 
 export function checkCloseOptions(options: ThreadPoolCloseOptions): void {
   checkPlainObject('options', options);
+  checkKnownKeys('options', options, closeOptionKeys);
   if (options.force !== undefined && typeof options.force !== 'boolean') {
     throw invalid('force', 'a boolean', options.force);
   }

@@ -2,8 +2,9 @@
  * What a `ThreadPool` and its threads (`src/workers/thread-worker.ts`) exchange. No imports:
  * the worker loads this module too.
  *
- * - A piscina task is a batch: `[seq, slot, payload, seq, slot, payload, …]`, one triple per
- *   pool task. Small synchronous tasks travel several to a batch; the others one to a batch.
+ * - A piscina task is a batch: `[seq, slot, payload, exportName, seq, slot, …]`, four entries
+ *   per pool task; `exportName` is `undefined` for the pool's own (`WorkerSetup.exportName`).
+ *   Small synchronous tasks travel several to a batch; the others one to a batch.
  * - Its result is `[status, value, status, value, …, elapsedMs, sawPromise]`: one pair per
  *   task in the same order, then how long the batch ran on its thread and whether one of its
  *   tasks returned a promise (1) or not (0).
@@ -30,7 +31,7 @@ export const NOT_STARTED = 3;
 export type Outcome = typeof OK | typeof FAILED | typeof SKIPPED | typeof NOT_STARTED;
 
 /** Values per task in a batch message. */
-export const BATCH_STRIDE = 3;
+export const BATCH_STRIDE = 4;
 
 /** A task's failure as it crosses the thread boundary: only strings, so it always clones. */
 export interface TaskFailure {
@@ -62,6 +63,8 @@ export interface ResultsMessage {
 export interface WorkerSetup {
   /** The task module, as a file: URL. */
   filename: string;
+  /** The export that runs a task whose batch entry names none. */
+  exportName: string;
   channel: string;
   cells: Int32Array;
   times: Float64Array;

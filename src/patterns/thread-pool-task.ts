@@ -1,4 +1,6 @@
+import type { TransferListItem } from 'node:worker_threads';
 import { ErrorCodes, RunyardError } from '../core/errors.js';
+import type { LongTimer } from '../core/timers.js';
 import type { TaskFailure } from './thread-pool-protocol.js';
 import type { RecordedTask } from './thread-pool-records.js';
 
@@ -13,7 +15,12 @@ export type Reason = 'cancel' | 'timeout' | 'close';
 export interface PoolTask {
   /** Dropped once the task settled. */
   payload: unknown;
+  /** The run's name, in its record and its errors. */
   readonly name: string;
+  /** The export that runs it; `undefined`: the pool's. */
+  readonly exportName: string | undefined;
+  /** Moved, not copied, to its thread; such a task is never handed to a second thread. */
+  readonly transferList: readonly TransferListItem[] | undefined;
   /** QUEUED (waiting for a thread), RUNNING (handed to a thread) or SETTLED. */
   state: number;
   /** Identifies this hand-over to a thread; a new one on each. */
@@ -34,9 +41,9 @@ export interface PoolTask {
   /** It waited for a thread, so its run record says `queued` until it is handed over. */
   waited: boolean;
   /** The time limit. */
-  timer: NodeJS.Timeout | undefined;
+  timer: LongTimer | undefined;
   /** The grace after a cancel, then the bound on the thread's termination. */
-  graceTimer: NodeJS.Timeout | undefined;
+  graceTimer: LongTimer | undefined;
   /** The caller's signal, watched until the task settles. */
   signal: AbortSignal | undefined;
   record: RecordedTask | undefined;

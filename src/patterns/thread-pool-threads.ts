@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { RunyardError } from '../core/errors.js';
+import { maxTimerDelayMs, setLongTimeout } from '../core/timers.js';
 import {
   moduleUrl,
   type ThreadPoolSettings,
@@ -41,6 +42,7 @@ export interface ThreadsHost {
 }
 
 type PiscinaOptions = NonNullable<ConstructorParameters<typeof Piscina>[0]>;
+type PiscinaRunOptions = NonNullable<Parameters<Piscina['run']>[1]>;
 const noop = () => {};
 
 /**
@@ -82,7 +84,8 @@ export class PoolThreads {
       filename: threadWorkerPath(),
       minThreads: settings.minThreads,
       maxThreads: settings.maxThreads,
-      idleTimeout: settings.idleTimeoutMs,
+      // piscina's timer would take 2³¹ ms or more as 1 ms: so long an idle time is for good.
+      idleTimeout: settings.idleTimeoutMs >= maxTimerDelayMs ? Infinity : settings.idleTimeoutMs,
       concurrentTasksPerWorker: settings.concurrentTasksPerWorker,
       // A thread gets its batches as 'message' events, each followed by the microtasks that
       // send its results, rather than piscina's default of reading every waiting batch in one
@@ -94,6 +97,7 @@ export class PoolThreads {
       workerData: {
         runyardThreadPool: {
           filename: moduleUrl(settings.filename),
+          exportName: settings.exportName,
           channel,
           cells: this.#slots.cells,
           times: this.#slots.times,
@@ -177,10 +181,13 @@ export class PoolThreads {
       batch[i * BATCH_STRIDE] = this.#seq;
       batch[i * BATCH_STRIDE + 1] = slot;
       batch[i * BATCH_STRIDE + 2] = task.payload;
+      batch[i * BATCH_STRIDE + 3] = task.exportName;
       if (task.timeoutMs > 0) this.#armTimeout(task, this.#seq, task.timeoutMs);
     }
     this.#batches++;
-    this.piscina.run(batch).then(
+    // A task with a transfer list travels alone (see `run()`).
+    const transferList = tasks[0]!.transferList as PiscinaRunOptions['transferList'];
+    this.piscina.run(batch, transferList === undefined ? undefined : { transferList }).then(
       (results: unknown[]) => this.#onBatch(tasks, batch, results),
       (error: unknown) => this.#onBatchError(tasks, batch, error),
     );
@@ -201,16 +208,16 @@ export class PoolThreads {
       return;
     }
     this.#channel.postMessage({ id: task.seq, reason } satisfies CancelMessage);
-    task.graceTimer = setTimeout(() => this.#terminate(task), this.#settings.cancelGraceMs);
+    task.graceTimer = setLongTimeout(() => this.#terminate(task), this.#settings.cancelGraceMs);
   }
 
   clearTimers(task: PoolTask): void {
     if (task.timer !== undefined) {
-      clearTimeout(task.timer);
+      task.timer.clear();
       task.timer = undefined;
     }
     if (task.graceTimer !== undefined) {
-      clearTimeout(task.graceTimer);
+      task.graceTimer.clear();
       task.graceTimer = undefined;
     }
   }
@@ -323,8 +330,13 @@ export class PoolThreads {
           task.alone = true;
           again = pushed(again, task);
         }
-      } else if (thread === 0 && task.restarts < threadPoolDefaults.maxRestarts) {
-        // It never started: another thread takes it, first in line.
+      } else if (
+        thread === 0 &&
+        task.restarts < threadPoolDefaults.maxRestarts &&
+        task.transferList === undefined
+      ) {
+        // It never started: another thread takes it, first in line. (What a task transferred
+        // went with its dead thread: it cannot be sent again.)
         task.restarts++;
         again = pushed(again, task);
       } else {
@@ -372,7 +384,7 @@ export class PoolThreads {
       worker.terminate().catch(noop);
     }
     // The thread may not end (stuck in a system call): the task settles without waiting for it.
-    task.graceTimer = setTimeout(() => {
+    task.graceTimer = setLongTimeout(() => {
       task.graceTimer = undefined;
       if (task.state !== RUNNING) return;
       const error = reasonError(task, this.#host.name, task.reason!, task.detail, true);
@@ -382,7 +394,7 @@ export class PoolThreads {
   }
 
   #armTimeout(task: PoolTask, seq: number, delay: number): void {
-    task.timer = setTimeout(() => {
+    task.timer = setLongTimeout(() => {
       task.timer = undefined;
       if (task.state !== RUNNING || task.seq !== seq || task.reason !== undefined) return;
       // The time limit runs from the task's start on its thread, which the thread records.

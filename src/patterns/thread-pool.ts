@@ -23,8 +23,8 @@ export type {
 export { threadPoolDefaults } from './thread-pool-options.js';
 
 /**
- * Runs a JavaScript module's default export on worker threads: pattern 6, resource pooling,
- * for in-process work. Built on piscina; adds cooperative cancellation, batching of small
+ * Runs a JavaScript module's exported function (the default export, or the one `name` picks,
+ * as in piscina) on worker threads: pattern 6, resource pooling, for in-process work. Built on piscina; adds cooperative cancellation, batching of small
  * synchronous tasks, a queue of its own (`maxQueue`; `ERR_CLOSED` for what never started), run
  * records and crash isolation.
  *
@@ -63,7 +63,7 @@ export class ThreadPool {
   constructor(options: ThreadPoolOptions) {
     const settings = threadPoolSettings(options);
     this.#settings = settings;
-    this.name = settings.name;
+    this.name = settings.runName;
     this.#recorder = settings.store === undefined ? undefined : new PoolRecorder(settings.store);
     const host: ThreadsHost = {
       name: this.name,
@@ -96,6 +96,9 @@ export class ThreadPool {
    * `ERR_CANCELLED` when `signal` aborts, `ERR_TIMEOUT` past `timeoutMs`,
    * `ERR_WORKER_CRASHED` when its thread dies under it, `ERR_QUEUE_FULL` past `maxQueue`,
    * `ERR_CLOSED` after `close()`, `ERR_INVALID` for bad options or a payload that cannot be cloned.
+   *
+   * @example
+   * const product = await pool.run({ a: 4, b: 6 }, { name: 'multiply', runName: 'maths' });
    */
   run(payload: unknown, options?: ThreadPoolRunOptions): Promise<unknown> {
     if (options !== undefined) {
@@ -128,7 +131,9 @@ export class ThreadPool {
     });
     const task: PoolTask = {
       payload,
-      name: options?.name ?? this.name,
+      name: options?.runName ?? this.name,
+      exportName: options?.name === this.#settings.exportName ? undefined : options?.name,
+      transferList: options?.transferList,
       state: QUEUED,
       seq: 0,
       slot: -1,
@@ -137,7 +142,8 @@ export class ThreadPool {
       detail: undefined,
       terminated: false,
       restarts: 0,
-      alone: false,
+      // Its transferred objects are gone from this side once sent: no batch to resend it in.
+      alone: options?.transferList !== undefined,
       waited: waiting >= 0,
       timer: undefined,
       graceTimer: undefined,

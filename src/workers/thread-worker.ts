@@ -1,7 +1,7 @@
 /**
  * The thread side of `ThreadPool`: piscina calls this module's default export with each batch
- * of tasks (see `thread-pool-protocol.ts`), and it calls the default export of the pool's
- * task module as `task(payload, { signal })` for each.
+ * of tasks (see `thread-pool-protocol.ts`), and it calls the named export (the pool's, or the
+ * run's `name`) of the pool's task module as `task(payload, { signal })` for each.
  *
  * Tasks of a batch run one after the other. When one returns a promise, the tasks after it are
  * handed back unstarted, the results before it are sent ahead, and the batch waits for the
@@ -74,19 +74,29 @@ channel.onmessage = (event) => {
   running.get(message.id)?.abort(message.reason);
 };
 
-let task: TaskFunction | undefined;
+let exports: Record<string, unknown> | undefined;
 let loadError: unknown;
 try {
-  const module = (await import(setup.filename)) as { default?: unknown };
-  if (typeof module.default !== 'function') {
-    throw new TypeError(
-      `The default export of ${setup.filename} is not a function (got ${typeof module.default})`,
-    );
-  }
-  task = module.default as TaskFunction;
+  exports = (await import(setup.filename)) as Record<string, unknown>;
 } catch (error) {
   // Every task on this thread fails with it, as its own error.
   loadError = error;
+}
+/** The pool's own export, looked up once; others by name on each task. */
+let ownTask: TaskFunction | undefined;
+
+/** The export named `name` (the pool's when `undefined`); throws when it is not a function. */
+function taskFunction(name: string | undefined): TaskFunction {
+  if (name === undefined && ownTask !== undefined) return ownTask;
+  if (exports === undefined) throw loadError;
+  const exportName = name ?? setup!.exportName;
+  const value = Object.hasOwn(exports, exportName) ? exports[exportName] : undefined;
+  if (typeof value !== 'function') {
+    const which = exportName === 'default' ? 'The default export' : `The export \`${exportName}\``;
+    throw new TypeError(`${which} of ${setup!.filename} is not a function (got ${typeof value})`);
+  }
+  if (name === undefined) ownTask = value as TaskFunction;
+  return value as TaskFunction;
 }
 
 /** The batch being run, or the last one: if the thread exits, its results go out first. */
@@ -131,8 +141,7 @@ export default function runBatch(batch: unknown[]): unknown[] | Promise<unknown[
     }
     let value: unknown;
     try {
-      if (task === undefined) throw loadError;
-      value = task(batch[at + 2], spare);
+      value = taskFunction(batch[at + 3] as string | undefined)(batch[at + 2], spare);
     } catch (error) {
       results[2 * i] = FAILED;
       results[2 * i + 1] = failure(error);

@@ -1,12 +1,15 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   MemoryStore,
+  type NodePoolOptions,
   ProcessPool,
   type ProcessPoolOptions,
+  type ProcessPoolRunOptions,
+  type PythonPoolOptions,
   processPoolDefaults,
   RunyardError,
 } from '../../src/index.js';
@@ -92,6 +95,38 @@ describe.each(['python', 'node'] as const)('ProcessPool with the %s helper', (fl
     expect(await helperPool(flavour, 'add').run([1, 2, 3])).toBe(6);
     expect(await helperPool(flavour, 'asyncEcho').run('x')).toEqual({ async: 'x' });
     expect(pool.stats).toMatchObject({ workers: 1, idle: 1, busy: 0, completed: 2, restarts: 0 });
+  });
+
+  it('returns a result, and takes a payload, of more than 1 MiB', async () => {
+    const pool = helperPool(flavour, 'big', { size: 1 });
+    const size = 2 * 1024 * 1024 + 10;
+    expect(((await pool.run(size)) as string).length).toBe(size);
+    expect(await pool.run('y'.repeat(size))).toBe(size);
+    expect(pool.stats).toMatchObject({ completed: 2, failed: 0, restarts: 0 });
+  });
+
+  it('fails only the task whose result passes maxMessageBytes, and replaces its worker', async () => {
+    const pool = helperPool(flavour, 'big', { size: 2, maxMessageBytes: 4096 });
+    const [tooBig, small] = await Promise.allSettled([pool.run(10_000), pool.run(100)]);
+    expect(small).toMatchObject({ status: 'fulfilled', value: 'x'.repeat(100) });
+    const error = (tooBig as PromiseRejectedResult).reason as RunyardError;
+    expect(error.code).toBe('ERR_TASK_FAILED');
+    expect(error.message).toContain('passed `maxMessageBytes` (4096 bytes)');
+    expect(error.message).toContain('was replaced');
+    expect(await pool.run(4000)).toHaveLength(4000);
+    expect(pool.stats).toMatchObject({ completed: 2, failed: 1, restarts: 1 });
+  });
+
+  it('never hands a task to an idle worker that died: a new worker takes it', async () => {
+    const pool = helperPool(flavour, 'pid', { size: 1 });
+    const first = await runForPid(pool);
+    process.kill(first, 'SIGKILL');
+    // Synchronously, so the pool cannot have seen the exit when the task is sent.
+    waitUntilGoneSync(first);
+    const { pid } = (await pool.run('after')) as { pid: number };
+    seenPids.add(pid);
+    expect(pid).not.toBe(first);
+    expect(pool.stats).toMatchObject({ workers: 1, completed: 2, failed: 0, restarts: 1 });
   });
 
   it('rejects a throwing handler with ERR_TASK_FAILED and its own type and message', async () => {
@@ -410,6 +445,62 @@ describe('ProcessPool: options and inputs', () => {
     expect(pool.stats).toMatchObject({ queued: 0, completed: 1, failed: 1, restarts: 0 });
   });
 
+  it('the Node helper reads a task line of tens of MiB in linear time', async () => {
+    const pool = helperPool('node', 'big', { size: 1 });
+    await pool.run(0);
+    const size = 40 * 1024 * 1024;
+    const started = performance.now();
+    expect(await pool.run('y'.repeat(size))).toBe(size);
+    // Lopsided: about a second here; re-scanning the whole line for each 64 KiB chunk
+    // that arrives took about 25 s.
+    expect(performance.now() - started).toBeLessThan(8000);
+  });
+
+  it('rejects a payload past maxMessageBytes with ERR_INVALID, without starting anything', async () => {
+    const pool = helperPool('node', 'big', { maxMessageBytes: 1000 });
+    const error = await rejection(pool.run('y'.repeat(1000)));
+    expect(error.code).toBe('ERR_INVALID');
+    expect(error.message).toMatch(/at most `maxMessageBytes` \(1000 bytes\), got 1\d{3} bytes/);
+    expect(pool.stats).toMatchObject({ workers: 0, failed: 0 });
+    expect(() => new ProcessPool({ command: 'x', maxMessageBytes: 0 })).toThrow(
+      /`maxMessageBytes`/,
+    );
+  });
+
+  it('rejects unknown option keys, suggesting the near name', async () => {
+    expect(() => new ProcessPool({ command: 'x', timeout: 5 } as ProcessPoolOptions)).toThrow(
+      /Unknown option `timeout`: did you mean `timeoutMs`\?/,
+    );
+    const node = { handler: './handlers.mjs', sizee: 2 } as unknown as NodePoolOptions;
+    expect(() => ProcessPool.node(node)).toThrow(/`sizee`: did you mean `size`\?/);
+    const py = { handler: 'a:b', pyhton: 'x' } as unknown as PythonPoolOptions;
+    expect(() => ProcessPool.python(py)).toThrow(/`pyhton`: did you mean `python`\?/);
+    const pool = helperPool('node', 'echo');
+    const error = await rejection(pool.run(1, { timeout: 5 } as ProcessPoolRunOptions));
+    expect(error.code).toBe('ERR_INVALID');
+    expect(error.message).toContain('did you mean `timeoutMs`?');
+    expect(pool.stats.workers).toBe(0);
+  });
+
+  it('takes durations of 2^31 ms and more as they are, not as 1 ms', async () => {
+    const thirtyDays = 30 * 24 * 3600 * 1000;
+    const pool = helperPool('node', 'sleep', {
+      size: 1,
+      timeoutMs: thirtyDays,
+      idleTimeoutMs: thirtyDays,
+      startupTimeoutMs: thirtyDays,
+      killGraceMs: thirtyDays,
+    });
+    const pids: number[] = [];
+    expect(await pool.run(50, { onLog: startedPid(pids) })).toBe(50);
+    expect(await pool.run(50, { timeoutMs: thirtyDays, onLog: startedPid(pids) })).toBe(50);
+    // Lopsided: a clamped idle timer would fire after 1 ms.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(pool.stats).toMatchObject({ workers: 1, idle: 1, completed: 2, restarts: 0 });
+    expect(await pool.run(0, { onLog: startedPid(pids) })).toBe(0);
+    expect(new Set(pids).size).toBe(1);
+  });
+
   it('calls the default export without #name', async () => {
     const pool = track(ProcessPool.node({ handler: './handlers.mjs', cwd: poolDir, size: 1 }));
     expect(await pool.run(5)).toEqual({ fromDefault: 5 });
@@ -422,6 +513,7 @@ describe('ProcessPool: options and inputs', () => {
     expect(row('idleTimeoutMs')).toBe(`\`${processPoolDefaults.idleTimeoutMs}\``);
     expect(row('startupTimeoutMs')).toBe(`\`${processPoolDefaults.startupTimeoutMs}\``);
     expect(row('killGraceMs')).toBe(`\`${processPoolDefaults.killGraceMs}\``);
+    expect(row('maxMessageBytes')).toBe(`\`${processPoolDefaults.maxMessageBytes}\` (64 MiB)`);
     expect(section).toContain(
       `${processPoolDefaults.restartBackoffMs} ms, doubling to ${processPoolDefaults.maxRestartBackoffMs} ms`,
     );
@@ -437,4 +529,33 @@ function startedPid(pids: number[]): (line: string) => void {
     pids.push(Number(match[1]));
     seenPids.add(Number(match[1]));
   };
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Waits, without yielding to the event loop, until every thread of `pid` has exited: its pipes
+ * are closed then, while the pool has had no chance to see it.
+ */
+function waitUntilGoneSync(pid: number, timeoutMs = 10_000): void {
+  const deadline = performance.now() + timeoutMs;
+  const isDead = (thread: string) => {
+    try {
+      return /\) [ZX] /.test(readFileSync(`/proc/${pid}/task/${thread}/stat`, 'utf8'));
+    } catch {
+      return true;
+    }
+  };
+  for (;;) {
+    let threads: string[];
+    try {
+      threads = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      return;
+    }
+    if (threads.every(isDead)) return;
+    if (performance.now() > deadline) throw new Error(`${pid} still runs after ${timeoutMs} ms`);
+    // Blocks this thread without running the event loop, leaving the CPU to the dying worker.
+    Atomics.wait(pause, 0, 0, 1);
+  }
 }

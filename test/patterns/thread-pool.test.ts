@@ -18,6 +18,7 @@ import { readDoc, tableCell } from '../helpers/docs.js';
 const task = (name: string) => join(import.meta.dirname, '..', 'fixtures', 'thread-tasks', name);
 const addOne = task('add-one.mjs');
 const behave = task('behave.mjs');
+const namedExports = task('named-exports.mjs');
 
 let dir: string;
 const pools: ThreadPool[] = [];
@@ -437,12 +438,53 @@ describe('ThreadPool: close', () => {
   });
 });
 
+describe('ThreadPool: piscina options', () => {
+  it('`name` selects the export, for the pool and for one run, as in piscina', async () => {
+    const threads = pool({ filename: namedExports, maxThreads: 1, name: 'double' });
+    expect(await threads.run(4)).toBe(8);
+    expect(await threads.run(4, { name: 'triple' })).toBe(12);
+    expect(await threads.run(4, { name: 'default' })).toEqual({ from: 'default', n: 4 });
+    // Small synchronous tasks share batches: each keeps its own export.
+    const names = ['double', 'triple', undefined, 'default'] as const;
+    const runs = Array.from({ length: 64 }, (_, i) => {
+      const name = names[i % 4];
+      return threads.run(i, name === undefined ? undefined : { name });
+    });
+    const expected = Array.from({ length: 64 }, (_, i) =>
+      i % 4 === 1 ? i * 3 : i % 4 === 3 ? { from: 'default', n: i } : i * 2,
+    );
+    expect(await Promise.all(runs)).toEqual(expected);
+    const missing = await rejection(threads.run(1, { name: 'notAFunction' }));
+    expect(missing.code).toBe('ERR_TASK_FAILED');
+    expect(missing.message).toMatch(
+      /^The export `notAFunction` of .*named-exports\.mjs is not a function \(got number\)$/,
+    );
+    // The thread lives on.
+    expect(await threads.run(5)).toBe(10);
+    expect(threads.stats.restarts).toBe(0);
+  });
+
+  it('moves what `transferList` names instead of copying it, as in piscina', async () => {
+    const threads = pool({ filename: namedExports, maxThreads: 1, name: 'byteSum' });
+    const copied = new Uint8Array([1, 2, 3]).buffer;
+    expect(await threads.run(copied)).toBe(6);
+    expect(copied.byteLength).toBe(3);
+    const moved = new Uint8Array([4, 5, 6]).buffer;
+    expect(await threads.run(moved, { transferList: [moved] })).toBe(15);
+    // Detached on the caller's side: its bytes went to the thread.
+    expect(moved.byteLength).toBe(0);
+    expect((await rejection(threads.run(1, { transferList: 'no' as never }))).message).toBe(
+      'Expected `transferList` to be an array, got `"no"` (string)',
+    );
+  });
+});
+
 describe('ThreadPool: run records', () => {
   it("records each task as a 'pooled' run: running, then terminal", async () => {
     const store = new MemoryStore();
     const threads = pool({ filename: behave, maxThreads: 1, store, cancelGraceMs: 60_000 });
     const ok = newRunId();
-    await threads.run({ op: 'thread' }, { id: ok, name: 'lookup' });
+    await threads.run({ op: 'thread' }, { id: ok, runName: 'lookup' });
     expect(await store.get(ok)).toMatchObject({
       id: ok,
       name: 'lookup',
@@ -534,9 +576,69 @@ describe('ThreadPool: options', () => {
     ).toBe('ERR_INVALID');
   });
 
-  it('names itself after its file by default', () => {
+  it('names itself after its file by default, or its runName', () => {
     expect(pool({ filename: addOne, maxThreads: 1 }).name).toBe('add-one');
-    expect(pool({ filename: addOne, maxThreads: 1, name: 'inc' }).name).toBe('inc');
+    expect(pool({ filename: addOne, maxThreads: 1, runName: 'inc' }).name).toBe('inc');
+    expect(pool({ filename: namedExports, maxThreads: 1, name: 'double' }).name).toBe(
+      'named-exports',
+    );
+  });
+
+  it('rejects unknown option keys, suggesting the near name', async () => {
+    const message = (make: () => unknown) => {
+      try {
+        make();
+      } catch (error) {
+        expect(isRunyardError(error, 'ERR_INVALID')).toBe(true);
+        return (error as Error).message;
+      }
+      throw new Error('expected ERR_INVALID');
+    };
+    expect(message(() => new ThreadPool({ filename: addOne, maxThread: 2 } as never))).toMatch(
+      /^Unknown option `maxThread`: did you mean `maxThreads`\?/,
+    );
+    const limits = { maxOldGenerationSizeMB: 64 };
+    expect(
+      message(() => new ThreadPool({ filename: addOne, resourceLimits: limits } as never)),
+    ).toMatch(/`resourceLimits.maxOldGenerationSizeMB`: did you mean `maxOldGenerationSizeMb`\?/);
+    const threads = pool({ filename: addOne, maxThreads: 1 });
+    const error = await rejection(threads.run(1, { timeout: 5 } as never));
+    expect(error.code).toBe('ERR_INVALID');
+    expect(error.message).toMatch(/^Unknown option `timeout`: did you mean `timeoutMs`\?/);
+    expect((await rejection(threads.close({ forse: true } as never))).message).toMatch(
+      /did you mean `force`\?/,
+    );
+    expect(threads.stats.completed + threads.stats.failed).toBe(0);
+  });
+
+  it('takes durations of 2^31 ms and more as they are, not as 1 ms', async () => {
+    const thirtyDays = 30 * 24 * 3600 * 1000;
+    const threads = pool({
+      filename: behave,
+      minThreads: 0,
+      maxThreads: 1,
+      idleTimeoutMs: thirtyDays,
+      cancelGraceMs: thirtyDays,
+    });
+    const thread = await threads.run({ op: 'sleep', ms: 50 }, { timeoutMs: thirtyDays });
+    expect(typeof thread).toBe('number');
+    // Lopsided: a clamped idle timer would end the thread after 1 ms.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(threads.stats).toMatchObject({ threads: 1, completed: 1, failed: 0 });
+    // A cancelled task that honours its signal has all its grace: its thread is not terminated.
+    const controller = new AbortController();
+    const ready = join(dir, 'ready');
+    const running = threads.run(
+      { op: 'until-aborted', ready, marker: join(dir, 'marker') },
+      { signal: controller.signal },
+    );
+    expect(await readyThread(ready)).toBe(thread);
+    controller.abort();
+    const error = await rejection(running);
+    expect(error.code).toBe('ERR_CANCELLED');
+    expect(error.message).not.toContain('terminated');
+    expect(threads.stats.restarts).toBe(0);
+    expect(await threads.run({ op: 'thread' })).toBe(thread);
   });
 
   it('has the defaults docs/pools.md states', () => {

@@ -40,13 +40,14 @@ function writeAsLog(chunk, encoding, callback) {
     typeof chunk === 'string'
       ? chunk
       : Buffer.from(chunk).toString(typeof encoding === 'string' ? encoding : 'utf8');
-  pendingText += text;
-  let newline = pendingText.indexOf('\n');
-  while (newline !== -1) {
-    emitLog(currentId, pendingText.slice(0, newline));
-    pendingText = pendingText.slice(newline + 1);
-    newline = pendingText.indexOf('\n');
+  // Only the new text is searched, so a long line written in many pieces costs linear time.
+  let start = 0;
+  for (let newline = text.indexOf('\n'); newline !== -1; newline = text.indexOf('\n', start)) {
+    emitLog(currentId, pendingText + text.slice(start, newline));
+    pendingText = '';
+    start = newline + 1;
   }
+  pendingText += start === 0 ? text : text.slice(start);
   const done = typeof encoding === 'function' ? encoding : callback;
   if (typeof done === 'function') queueMicrotask(done);
   return true;
@@ -120,7 +121,8 @@ async function main() {
   const lines = [];
   let running = false;
   let ended = false;
-  let buffered = '';
+  /** The parts of the unfinished line: a large task arrives in many chunks. */
+  const parts = [];
   const drain = async () => {
     if (running) return;
     running = true;
@@ -130,14 +132,16 @@ async function main() {
   };
   process.stdin.setEncoding('utf8');
   process.stdin.on('data', (text) => {
-    buffered += text;
-    let newline = buffered.indexOf('\n');
-    while (newline !== -1) {
-      const line = buffered.slice(0, newline);
+    // Only the new chunk is searched, so a task line of many megabytes costs linear time.
+    let start = 0;
+    for (let newline = text.indexOf('\n'); newline !== -1; newline = text.indexOf('\n', start)) {
+      parts.push(text.slice(start, newline));
+      const line = parts.join('');
+      parts.length = 0;
       if (line.trim() !== '') lines.push(line);
-      buffered = buffered.slice(newline + 1);
-      newline = buffered.indexOf('\n');
+      start = newline + 1;
     }
+    if (start < text.length) parts.push(start === 0 ? text : text.slice(start));
     void drain();
   });
   process.stdin.on('end', () => {
