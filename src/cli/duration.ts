@@ -9,12 +9,12 @@ const units: Record<string, number> = {
 };
 
 /**
- * Parses a duration such as `500ms`, `30s`, `2m`, `1h30m` or `7d` into milliseconds. A bare
- * number is seconds, as with timeout(1).
+ * Parses a duration such as `500ms`, `30s`, `2m`, `1h30m` or `7d` into milliseconds. A unit is
+ * required: a bare `30` could mean seconds or days, and a prune that guessed wrong deletes the
+ * history.
  */
 export function parseDuration(field: string, text: string): number {
   const trimmed = text.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
   const pattern = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
   let total = 0;
   let consumed = 0;
@@ -23,7 +23,11 @@ export function parseDuration(field: string, text: string): number {
     consumed = pattern.lastIndex;
   }
   if (consumed === 0 || consumed !== trimmed.length) {
-    throw invalid(field, 'a duration such as `30s`, `2m`, `1h30m` or `500ms`', text);
+    throw invalid(
+      field,
+      'a duration with a unit (ms, s, m, h or d) such as `30s`, `2m`, `1h30m` or `7d`',
+      text,
+    );
   }
   return Math.round(total);
 }

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { isRunyardError } from '../core/errors.js';
+import { nearestName } from '../core/validate.js';
 import { adviseCommand, adviseUsage } from './commands/advise.js';
 import { batchCommand, batchUsage } from './commands/batch.js';
 import { launchCommand, launchUsage } from './commands/launch.js';
@@ -16,9 +18,12 @@ import {
 } from './commands/runs.js';
 import { schedulesCommand, schedulesUsage } from './commands/schedules.js';
 import { superviseCommand, superviseUsage } from './commands/supervise.js';
+import type { CliContext, CommandHandler } from './context.js';
+import { Stops } from './interrupt.js';
+import { unknownOptionError } from './parse.js';
 import { exitCodes, mainUsage, UsageError } from './usage.js';
 
-const commands: Record<string, { handler: (argv: string[]) => Promise<number>; usage: string }> = {
+const commands: Record<string, { handler: CommandHandler; usage: string }> = {
   run: { handler: runCommand, usage: runUsage },
   launch: { handler: launchCommand, usage: launchUsage },
   ls: { handler: lsCommand, usage: lsUsage },
@@ -32,34 +37,101 @@ const commands: Record<string, { handler: (argv: string[]) => Promise<number>; u
   advise: { handler: adviseCommand, usage: adviseUsage },
 };
 
-async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(`${mainUsage}\n`);
-    return name === undefined ? exitCodes.usage : exitCodes.ok;
-  }
-  const command = commands[name];
-  if (!command) {
-    process.stderr.write(`runyard: unknown command \`${name}\`\n\n${mainUsage}\n`);
+const globalOptions = {
+  store: { type: 'string' },
+  home: { type: 'string' },
+  version: { type: 'boolean', short: 'V' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+async function main(argv: string[], stops: Stops): Promise<number> {
+  const globals: { store?: string; home?: string } = {};
+  let at = 0;
+  try {
+    for (; at < argv.length && argv[at]!.startsWith('-'); at++) {
+      const [flag, inline] = splitFlag(argv[at]!);
+      if (flag === '--version' || flag === '-V') return printVersion();
+      if (flag === '--help' || flag === '-h') return printHelp(undefined);
+      if (flag !== '--store' && flag !== '--home') throw unknownOptionError(flag, globalOptions);
+      const value = inline ?? argv[++at];
+      if (value === undefined) throw new UsageError(`Missing the value of \`${flag}\``);
+      globals[flag === '--store' ? 'store' : 'home'] = value;
+    }
+  } catch (error) {
+    process.stderr.write(`runyard: ${(error as Error).message}\n\n${mainUsage}\n`);
     return exitCodes.usage;
   }
+  const [name, ...rest] = argv.slice(at);
+  if (name === undefined) {
+    process.stdout.write(`${mainUsage}\n`);
+    return exitCodes.usage;
+  }
+  if (name === 'help') return printHelp(rest[0]);
+  const command = commands[name];
+  if (!command) return unknownCommand(name);
+  const context: CliContext = { globals, stops };
   try {
-    return await command.handler(rest);
+    return await command.handler(rest, context);
   } catch (error) {
     if (error instanceof UsageError || isRunyardError(error, 'ERR_INVALID')) {
       process.stderr.write(`runyard ${name}: ${(error as Error).message}\n\n${command.usage}\n`);
       return exitCodes.usage;
     }
-    process.stderr.write(
-      `runyard ${name}: ${error instanceof Error ? error.message : String(error)}\n`,
-    );
+    process.stderr.write(`runyard ${name}: ${messageOf(error)}\n`);
     return isRunyardError(error, 'ERR_NOT_FOUND') ? exitCodes.notFoundRun : exitCodes.failed;
   }
 }
 
-// stdout may close early (`runyard run -- cmd | head`): that ends our output, not the run.
-process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-  if (error.code !== 'EPIPE') throw error;
-});
+/** `--store=x` → [`--store`, `x`]. */
+function splitFlag(arg: string): [string, string | undefined] {
+  const eq = arg.indexOf('=');
+  return eq === -1 ? [arg, undefined] : [arg.slice(0, eq), arg.slice(eq + 1)];
+}
 
-process.exitCode = await main(process.argv.slice(2));
+function printHelp(name: string | undefined): number {
+  if (name === undefined) {
+    process.stdout.write(`${mainUsage}\n`);
+    return exitCodes.ok;
+  }
+  const command = commands[name];
+  if (!command) return unknownCommand(name);
+  process.stdout.write(`${command.usage}\n`);
+  return exitCodes.ok;
+}
+
+function unknownCommand(name: string): number {
+  const near = nearestName(name, Object.keys(commands));
+  const hint = near ? `: did you mean \`${near}\`?` : '';
+  process.stderr.write(`runyard: unknown command \`${name}\`${hint}\n\n${mainUsage}\n`);
+  return exitCodes.usage;
+}
+
+function printVersion(): number {
+  // dist/cli/main.js and src/cli/main.ts both sit two folders below the package root.
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+  process.stdout.write(`${(pkg as { version: string }).version}\n`);
+  return exitCodes.ok;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+const stops = new Stops();
+// A closed stdout or stderr (`runyard run -- yes | head -1`, a terminal that went away) ends
+// the work as a shell pipeline would, instead of an unhandled 'error' event.
+process.stdout.on('error', () => stops.outputClosed());
+process.stderr.on('error', () => stops.outputClosed());
+// A command line tool shows messages, never stack traces: the library's own console.error
+// reports (a store write that failed) and anything unexpected are reduced to their message.
+const consoleError = console.error.bind(console);
+console.error = (...args: unknown[]) =>
+  consoleError(...args.map((arg) => (arg instanceof Error ? arg.message : arg)));
+const crash = (error: unknown) => {
+  process.stderr.write(`runyard: ${messageOf(error)}\n`);
+  process.exit(exitCodes.failed);
+};
+process.on('uncaughtException', crash);
+process.on('unhandledRejection', crash);
+
+process.exitCode = await main(process.argv.slice(2), stops);

@@ -17,11 +17,11 @@ export const exitCodes = {
   timedOut: 124,
   notExecutable: 126,
   notFound: 127,
-  /** 128 + SIGINT, as a shell reports a Ctrl-C. */
+  /** 128 + SIGINT, as a shell reports a Ctrl-C; the other stop signals give 128 + their number. */
   interrupted: 130,
 } as const;
 
-export const mainUsage = `Usage: runyard <command> [options]
+export const mainUsage = `Usage: runyard [--store <url>] [--home <dir>] <command> [options]
 
 Commands:
   run [options] -- <command> [args...]      Run a program, stream its output, exit with its code
@@ -35,4 +35,11 @@ Commands:
   schedules                                 List schedules with their last run
   advise [--duration 2m] [--tasks n] ...    Recommend a pattern for some work, with reasons
 
-Run \`runyard <command> --help\` for a command's options.`;
+Global options (before the command; each store command takes them too):
+  --store <url>    The run store: sqlite:<path> or memory: (default: RUNYARD_STORE, else
+                   <home>/runyard.db)
+  --home <dir>     Where runs and their logs are kept (default: RUNYARD_HOME or ./.runyard)
+  -V, --version    Print runyard's version
+  -h, --help       Show this help
+
+Run \`runyard help <command>\` or \`runyard <command> --help\` for a command's options.`;

@@ -28,7 +28,7 @@ describe('runyard advise', () => {
 
   it.each([
     [['--recurring', '--streaming'], 'periodic'],
-    [['--duration', '60'], 'simple'],
+    [['--duration', '60s'], 'simple'],
     [['--duration', '60001ms'], 'long-running'],
     [['--streaming'], 'long-running'],
     [['--tasks', '2'], 'concurrent'],
@@ -55,8 +55,8 @@ describe('runyard advise', () => {
     [['--tasks=-1'], 'Expected `--tasks` to be a non-negative integer, got `-1`'],
     [['--per-minute', 'fast'], 'Expected `--per-minute` to be a non-negative number, got `fast`'],
     [['--per-minute', ''], 'Expected `--per-minute` to be a non-negative number'],
-    [['--frequent'], "Unknown option '--frequent'"],
-    [['extra'], "Unexpected argument 'extra'"],
+    [['--frequent'], 'Unknown option `--frequent`'],
+    [['extra'], 'Unexpected argument `extra`'],
   ])('%j exits 2 with the usage', async (flags, message) => {
     const { code, stdout, stderr } = await runyard(['advise', ...flags]);
     expect(code).toBe(2);

@@ -72,7 +72,14 @@ describe('runyard prune', () => {
     const result = await runyard(['prune', '--older-than', '30d']);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    expect(result.stdout).toBe('Deleted 2 runs and 2 log files.\n');
+    const [summary, header, ...rows] = result.stdout.trimEnd().split('\n');
+    expect(summary).toBe('Deleted 2 runs and 2 log files.');
+    expect(header).toMatch(/^ID\s+NAME\s+STATUS/);
+    // It names what it deleted, newest first.
+    expect(rows.map((row) => row.split(/\s+/).slice(0, 3))).toEqual([
+      [old2!.id, 'b', 'failed'],
+      [old1!.id, 'a', 'succeeded'],
+    ]);
     const left = await remaining();
     expect(left.ids).toEqual([recent!.id, running!.id].sort());
     expect(left.logs).toEqual([`${recent!.id}.log`, `${running!.id}.log`].sort());
@@ -103,7 +110,7 @@ describe('runyard prune', () => {
       ['a', 29, 'succeeded'],
     ]);
     const result = await runyard(['prune']);
-    expect(result.stdout).toBe('Deleted 1 run and 1 log file.\n');
+    expect(result.stdout).toMatch(/^Deleted 1 run and 1 log file\.\nID /);
     const other = await mkdtemp(join(tmpdir(), 'runyard-prune-other-'));
     try {
       const empty = await runyard(['prune', '--home', other]);
@@ -114,12 +121,45 @@ describe('runyard prune', () => {
     }
   });
 
+  it('--dry-run lists what it would delete and deletes nothing', async () => {
+    const [old, recent] = await seed([
+      ['a', 40, 'succeeded'],
+      ['a', 2, 'succeeded'],
+    ]);
+    const before = await remaining();
+    const result = await runyard(['prune', '--older-than', '30d', '--dry-run']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^Would delete 1 run; nothing was deleted\.\nID /);
+    expect(result.stdout).toContain(old!.id);
+    expect(result.stdout).not.toContain(recent!.id);
+    expect(await remaining()).toEqual(before);
+    const json = await runyard(['prune', '--older-than', '30d', '--dry-run', '--json']);
+    expect(JSON.parse(json.stdout)).toEqual({ runs: 1, ids: [old!.id], dryRun: true });
+    expect(await remaining()).toEqual(before);
+  });
+
+  it('a duration without a unit is refused, and nothing is deleted', async () => {
+    await seed([
+      ['a', 40, 'succeeded'],
+      ['a', 1, 'succeeded'],
+    ]);
+    const before = await remaining();
+    const result = await runyard(['prune', '--older-than', '30']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      'Expected `--older-than` to be a duration with a unit (ms, s, m, h or d)',
+    );
+    expect(await remaining()).toEqual(before);
+  });
+
   it('refuses bad options with exit code 2 and the usage', async () => {
     for (const args of [
       ['--older-than', 'soon'],
       ['--keep-last', '-1'],
       ['--keep-last', 'x'],
       ['stray'],
+      ['--older-than', '7'],
+      ['--olderthan', '7d'],
     ]) {
       const result = await runyard(['prune', ...args]);
       expect(result.code, args.join(' ')).toBe(2);

@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isProcessAlive } from '../../src/process/tree-kill.js';
@@ -40,6 +42,66 @@ function runCli(
   });
   return once(child, 'close').then(([code]) => ({ code, stdout, stderr }) as CliRun);
 }
+
+/** Runs the CLI with raw bytes in and out: nothing decoded, nothing added. */
+async function runRaw(args: string[], input?: Buffer) {
+  const child = spawn(node, [cli, ...args], {
+    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+  });
+  if (input !== undefined) child.stdin!.end(input);
+  const stdout: Buffer[] = [];
+  const stderr: Buffer[] = [];
+  child.stdout!.on('data', (chunk: Buffer) => stdout.push(chunk));
+  child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk));
+  const [code] = await once(child, 'close');
+  return { code, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) };
+}
+
+describe('runyard run passes bytes through', () => {
+  it('binary data, CRLF and \\r progress come out byte for byte, with no added newline', async () => {
+    const bytes = Buffer.concat([
+      Buffer.from('progress 10%\rprogress 90%\rdone\r\n'),
+      Buffer.from([0x00, 0xff, 0xfe, 0x80, 0x0a, 0xc3]),
+      Buffer.from('\u20ac tail without newline'),
+    ]);
+    // Cut into writes inside the CRLF and inside the multi-byte characters.
+    const result = await runRaw([
+      'run',
+      '--',
+      node,
+      fixture('write-bytes.js'),
+      bytes.toString('base64'),
+      '5',
+      '13,34,40,41',
+    ]);
+    expect(result.code).toBe(0);
+    expect(result.stdout.equals(bytes)).toBe(true);
+    expect(result.stderr.length).toBe(0);
+  });
+
+  it('its stdin reaches the program, and --input feeds a file instead', async () => {
+    const input = Buffer.from('line one\r\nline two\n\u0000binary\xff');
+    const piped = await runRaw(['run', '--', node, fixture('echo-stdin.js')], input);
+    expect(piped.code).toBe(0);
+    expect(piped.stdout.equals(input)).toBe(true);
+    expect(piped.stderr.toString()).toBe(`read ${input.length} bytes\n`);
+
+    const dir = await mkdtemp(join(tmpdir(), 'runyard-cli-input-'));
+    try {
+      await writeFile(join(dir, 'in.bin'), input);
+      const fed = await runRaw(
+        ['run', '--input', join(dir, 'in.bin'), '--', node, fixture('echo-stdin.js')],
+        Buffer.from('not this'),
+      );
+      expect(fed.stdout.equals(input)).toBe(true);
+      const missing = await runRaw(['run', '--input', join(dir, 'nope'), '--', 'true']);
+      expect(missing.code).toBe(2);
+      expect(missing.stderr.toString()).toContain('Expected `--input` to be a readable file');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('runyard run', () => {
   it('streams both streams and exits 0', async () => {
@@ -100,7 +162,7 @@ describe('runyard run', () => {
   it.each([
     [['run'], 'Missing the command to run'],
     [['run', '--timeout', 'soon', '--', 'true'], 'Expected `--timeout` to be a duration'],
-    [['run', '--bogus', '--', 'true'], "Unknown option '--bogus'"],
+    [['run', '--bogus', '--', 'true'], 'Unknown option `--bogus`'],
     [['frobnicate'], 'unknown command `frobnicate`'],
   ])('usage error %j exits 2', async (args, message) => {
     const result = await runCli(args);

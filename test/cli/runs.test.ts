@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunRecord } from '../../src/core/types.js';
 import { isProcessAlive } from '../../src/process/tree-kill.js';
@@ -95,6 +95,25 @@ describe('runyard launch, logs, show, ls', () => {
     expect((await runyard(['cancel', id])).stdout).toBe(`${id} cancelled\n`);
   });
 
+  it('show counts the lines of a running run from its log file', async () => {
+    const script =
+      "for (let i = 1; i <= 42; i++) console.log('line ' + i); setInterval(() => {}, 1e9)";
+    const id = (await runyard(['launch', '--', node, '-e', script])).stdout.trim();
+    const deadline = performance.now() + 20_000;
+    while (!(await runyard(['logs', id])).stdout.includes('line 42\n')) {
+      expect(performance.now()).toBeLessThan(deadline);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    try {
+      const record = await show(id);
+      expect(record.status).toBe('running');
+      expect(record.output).toMatchObject({ lines: 42 });
+      expect((await runyard(['show', id])).stdout).toMatch(/^output {3}42 lines, \d+ bytes$/m);
+    } finally {
+      expect((await runyard(['cancel', id])).code).toBe(0);
+    }
+  });
+
   it('an unknown id exits 3 and a bad status exits 2', async () => {
     const missing = await runyard(['show', '0190a0a0-0000-7000-8000-000000000000']);
     expect(missing.code).toBe(3);
@@ -133,6 +152,25 @@ describe('runyard batch', () => {
     const children = runs.filter((r) => r.parentId === batch.id);
     expect(children).toHaveLength(4);
     expect(children.filter((r) => r.status === 'succeeded')).toHaveLength(3);
+  });
+
+  it('a line that needs a shell runs through one and is named after the whole line', async () => {
+    const file = join(home, 'commands.txt');
+    const cdLine = `cd ${home} && ${node} ${fixture('exit-with.js')} 3`;
+    const quotedLine = `${node} ${fixture('exit-with.js')} 0 "two words"`;
+    await writeFile(
+      file,
+      [cdLine, quotedLine, `${node} ${fixture('exit-with.js')} 0 plain`].join('\n'),
+    );
+    const result = await runyard(['batch', '--json', file]);
+    expect(result.code).toBe(1);
+    const [cd, quoted, plain] = JSON.parse(result.stdout) as (RunRecord & { stdout: string })[];
+    const short = (line: string) => `${line.slice(0, 39)}…`;
+    expect(cd!.name).toBe(short(cdLine));
+    expect(cd!.error!.message).toContain(`\`${short(cdLine)}\` exited with code 3`);
+    expect(quoted).toMatchObject({ name: short(quotedLine), stdout: 'two words' });
+    // A plain command runs directly, named after its program.
+    expect(plain).toMatchObject({ name: basename(node), command: node, stdout: 'plain' });
   });
 
   it('reads commands from stdin and exits 0 when all succeed', async () => {

@@ -1,7 +1,6 @@
-import { parseArgs } from 'node:util';
 import { type AdviceRequest, advise } from '../../orchestrator/advisor.js';
 import { parseDuration } from '../duration.js';
-import { usageErrors } from '../parse.js';
+import { noPositionals, parseCommand } from '../parse.js';
 import { exitCodes, UsageError } from '../usage.js';
 import { printUsage } from './runs.js';
 
@@ -14,7 +13,7 @@ streaming or over 60 s → long-running; more than one task → concurrent; resu
 fire-and-forget; over 10 a minute or a CPU-bound in-process function → pooled; else simple.
 
 Options:
-  --duration <d>      expected duration of one task: 500ms, 30s, 2m, 1h30m (a bare number is seconds)
+  --duration <d>      expected duration of one task: 500ms, 30s, 2m, 1h30m (a unit is required)
   --streaming         the output is wanted line by line while it runs
   --tasks <n>         how many tasks there are (0 or more)
   --no-result         nobody waits for the result
@@ -45,25 +44,20 @@ function parseNumber(
 }
 
 export async function adviseCommand(argv: string[]): Promise<number> {
-  const { values } = usageErrors(() =>
-    parseArgs({
-      args: argv,
-      allowPositionals: false,
-      options: {
-        duration: { type: 'string' },
-        streaming: { type: 'boolean' },
-        tasks: { type: 'string' },
-        'no-result': { type: 'boolean' },
-        recurring: { type: 'boolean' },
-        'per-minute': { type: 'string' },
-        'cpu-bound': { type: 'boolean' },
-        'in-process': { type: 'boolean' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }),
-  );
+  const { values, positionals } = parseCommand(argv, {
+    duration: { type: 'string' },
+    streaming: { type: 'boolean' },
+    tasks: { type: 'string' },
+    'no-result': { type: 'boolean' },
+    recurring: { type: 'boolean' },
+    'per-minute': { type: 'string' },
+    'cpu-bound': { type: 'boolean' },
+    'in-process': { type: 'boolean' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) return printUsage(adviseUsage);
+  noPositionals(positionals);
   const request: AdviceRequest = {
     ...(values.duration !== undefined && {
       expectedDurationMs: parseDuration('--duration', values.duration),

@@ -1,58 +1,80 @@
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
-import type { ProcessTask, RunResult } from '../../core/types.js';
+import type { RunResult } from '../../core/types.js';
 import { type BatchProgress, Executor } from '../../patterns/concurrent.js';
+import { taskOfLine } from '../batch-lines.js';
+import type { CliContext } from '../context.js';
+import { parseDuration } from '../duration.js';
 import { formatDuration, formatTable } from '../format.js';
-import { onInterrupt } from '../interrupt.js';
-import { logDirOf, openLocalStore, resolveHome } from '../local-store.js';
-import { parseCount, storeOptions, usageErrors } from '../parse.js';
-import { exitCodes, UsageError } from '../usage.js';
-import { printUsage } from './runs.js';
+import { killTreeNow } from '../interrupt.js';
+import { logDirOf, openRunStore, storeLocation } from '../local-store.js';
+import { noPositionals, parseCommand, parseCount, storeOptions } from '../parse.js';
+import { exitCodes } from '../usage.js';
+import { printUsage, storeOptionsUsage } from './runs.js';
 
 export const batchUsage = `Usage: runyard batch [options] [file]
 
 Runs the commands of a file (or stdin), one per line, at most N at a time, and records each
-as a run of one batch. Lines are shell commands; empty lines and lines starting with # are
-skipped. Shows a live progress bar on a terminal and one line per finished command otherwise,
-then a summary table. Exits 1 when any command failed.
+as a run of one batch. Empty lines and lines starting with # are skipped. A plain command
+runs directly and is named after its program; a line with shell syntax (\`cd out && make\`,
+quotes, pipes, variables) runs through the shell and is named after the line. Shows a live
+progress bar on a terminal and one line per finished command otherwise, then a summary table.
+Exits 1 when any command failed. Ctrl-C (or SIGTERM, SIGHUP, SIGQUIT, SIGUSR2) cancels the
+batch: running commands get SIGTERM, then SIGKILL after --kill-grace; a second signal kills
+them at once. Either way every run is recorded as cancelled before runyard exits with 128 +
+the signal's number (130 for Ctrl-C).
 
 Options:
   -j, --jobs <n>      Commands at a time (default: the number of CPUs)
   --fail-fast         Cancel the rest after the first failure
-  --home <dir>        Where runs are kept (default: RUNYARD_HOME or ./.runyard)
+  --kill-grace <d>    Time between SIGTERM and SIGKILL when a command is cancelled (default 5s)
+${storeOptionsUsage()}
   --json              Print the results as JSON
   -h, --help          Show this help`;
 
-export async function batchCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = usageErrors(() =>
-    parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        ...storeOptions,
-        jobs: { type: 'string', short: 'j' },
-        'fail-fast': { type: 'boolean' },
-      },
-    }),
-  );
+export async function batchCommand(argv: string[], context: CliContext): Promise<number> {
+  const { values, positionals } = parseCommand(argv, {
+    ...storeOptions,
+    jobs: { type: 'string', short: 'j' },
+    'fail-fast': { type: 'boolean' },
+    'kill-grace': { type: 'string' },
+  });
   if (values.help) return printUsage(batchUsage);
-  if (positionals.length > 1) throw new UsageError('Expected at most one file');
+  noPositionals(positionals.slice(1));
+  const concurrency = parseCount('--jobs', values.jobs);
+  const killGraceMs =
+    values['kill-grace'] === undefined
+      ? undefined
+      : parseDuration('--kill-grace', values['kill-grace']);
+  const location = storeLocation(values, context);
   const text = await readCommands(positionals[0]);
-  const tasks: ProcessTask[] = text
+  const tasks = text
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line !== '' && !line.startsWith('#'))
-    .map((line) => ({ command: line, shell: true, name: line.split(/\s+/)[0]! }));
-  const home = resolveHome(values.home);
-  const store = await openLocalStore(home);
-  const concurrency = parseCount('--jobs', values.jobs);
+    .map((line) => ({
+      ...taskOfLine(line),
+      ...(killGraceMs !== undefined && { killGraceMs }),
+    }));
+  const store = await openRunStore(location);
   const executor = new Executor({
     ...(concurrency !== undefined && { concurrency }),
     store,
-    logDir: logDirOf(home),
+    logDir: logDirOf(location.home),
   });
+  // The running commands, so a second signal can kill their trees at once.
+  const running = new Map<string, number>();
+  executor.on('start', ({ id, pid }) => {
+    if (pid !== undefined) running.set(id, pid);
+  });
+  executor.on('end', ({ result }) => running.delete(result.id));
   const controller = new AbortController();
-  const stopListening = onInterrupt(() => controller.abort('interrupted'));
+  const stopListening = context.stops.listen({
+    graceful: (stop) => controller.abort(stop.cause),
+    // The runs still settle as cancelled and are recorded: runAll resolves once they are.
+    forceful: () => {
+      for (const [id, pid] of running) void killTreeNow(pid, id);
+    },
+  });
   const display = progressDisplay(values.json === true);
   try {
     const results = await executor.runAll(tasks, {
@@ -61,8 +83,12 @@ export async function batchCommand(argv: string[]): Promise<number> {
       onProgress: display.update,
     });
     display.finish();
-    if (values.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
-    else process.stdout.write(`${summary(results)}\n`);
+    const stop = context.stops.first;
+    if (stop?.cause !== 'SIGPIPE') {
+      if (values.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+      else process.stdout.write(`${summary(results)}\n`);
+    }
+    if (stop) return stop.exitCode;
     return results.every((r) => r.ok) ? exitCodes.ok : exitCodes.failed;
   } finally {
     stopListening();
@@ -84,7 +110,7 @@ function progressDisplay(quiet: boolean) {
   let drawn = false;
   return {
     update(progress: BatchProgress) {
-      if (quiet) return;
+      if (quiet || !process.stderr.writable) return;
       if (isTty) {
         const width = 30;
         const filled =

@@ -1,15 +1,21 @@
 import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { ProcessTask } from '../../core/types.js';
-import { queuedRunRecord } from '../../patterns/launch-record.js';
+import { invalid } from '../../core/validate.js';
+import {
+  type LaunchOptions,
+  queuedRunRecord,
+  validateLaunchOptions,
+} from '../../patterns/launch-record.js';
 import { normalizeTask } from '../../patterns/simple.js';
 import { processStartTime } from '../../process/owner.js';
+import type { CliContext } from '../context.js';
 import { parseDuration } from '../duration.js';
-import { openLocalStore, resolveHome } from '../local-store.js';
-import { parseCount, parsePairs, storeOptions, usageErrors } from '../parse.js';
+import { openRunStore, storeLocation } from '../local-store.js';
+import { parseCommand, parseCount, parsePairs, storeOptions } from '../parse.js';
 import { exitCodes, UsageError } from '../usage.js';
+import { printUsage, storeOptionsUsage } from './runs.js';
 
 export const launchUsage = `Usage: runyard launch [options] -- <command> [args...]
 
@@ -20,33 +26,25 @@ Options:
   --name <name>          The run's name (default: the command's basename)
   --label <key=value>    A label (repeatable)
   --retries <n>          Total tries when it fails, the first included (default 1)
-  --timeout <duration>   End each try after this long (30s, 2m, 1h)
+  --timeout <duration>   End each try after this long (30s, 2m, 1h; a unit is required)
   --cwd <dir>            Working directory of the program
   --shell                Run the command through the system shell
-  --home <dir>           Where runs are kept (default: RUNYARD_HOME or ./.runyard)
+${storeOptionsUsage(25)}
   --json                 Print the run record as JSON
   -h, --help             Show this help`;
 
-export async function launchCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = usageErrors(() =>
-    parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        ...storeOptions,
-        name: { type: 'string' },
-        label: { type: 'string', multiple: true },
-        retries: { type: 'string' },
-        timeout: { type: 'string' },
-        cwd: { type: 'string' },
-        shell: { type: 'boolean' },
-      },
-    }),
-  );
-  if (values.help) {
-    process.stdout.write(`${launchUsage}\n`);
-    return exitCodes.ok;
-  }
+export async function launchCommand(argv: string[], context: CliContext): Promise<number> {
+  const { values, positionals } = parseCommand(argv, {
+    ...storeOptions,
+    name: { type: 'string' },
+    label: { type: 'string', multiple: true },
+    retries: { type: 'string' },
+    timeout: { type: 'string' },
+    cwd: { type: 'string' },
+    shell: { type: 'boolean' },
+  });
+  if (values.help) return printUsage(launchUsage);
+  // Everything is checked before the supervisor exists: a bad option leaves nothing behind.
   const [command, ...args] = positionals;
   if (command === undefined) throw new UsageError('Missing the command to launch, after `--`');
   const attempts = parseCount('--retries', values.retries);
@@ -58,31 +56,55 @@ export async function launchCommand(argv: string[]): Promise<number> {
     ...(values.timeout !== undefined && { timeoutMs: parseDuration('--timeout', values.timeout) }),
   };
   const [task] = normalizeTask(spec, undefined, undefined);
-  const home = resolveHome(values.home);
-  const store = await openLocalStore(home);
+  const options: LaunchOptions = {
+    ...(values.name !== undefined && { name: values.name }),
+    ...(values.label && { labels: parsePairs('--label', values.label) }),
+    ...(attempts !== undefined && { retries: { attempts } }),
+  };
+  validateLaunchOptions(options);
+  const location = storeLocation(values, context);
+  if (location.url === 'memory:') {
+    throw invalid(
+      '--store',
+      'a store other processes can open, such as sqlite:<path>',
+      location.url,
+    );
+  }
+  const store = await openRunStore(location);
   try {
     // The run outlives this command: a detached supervisor owns it and records its end.
     const supervisor = spawn(
       process.execPath,
-      [join(import.meta.dirname, '..', 'main.js'), 'supervise', '--home', home, '--'],
+      [
+        join(import.meta.dirname, '..', 'main.js'),
+        'supervise',
+        '--home',
+        location.home,
+        '--store',
+        location.url,
+      ],
       { detached: true, stdio: ['pipe', 'ignore', 'ignore'] },
     );
-    const pid = supervisor.pid!;
-    const record = queuedRunRecord(
-      task as ProcessTask,
-      {
-        ...(values.name !== undefined && { name: values.name }),
-        ...(values.label && { labels: parsePairs('--label', values.label) }),
-        ...(attempts !== undefined && { retries: { attempts } }),
-      },
-      { pid, host: hostname(), startTime: processStartTime(pid) ?? 0 },
-    );
-    await store.create(record);
-    // The supervisor waits for its run's id on stdin: only a recorded run is handed over.
-    supervisor.stdin!.end(`${record.id}\n`);
-    supervisor.unref();
-    process.stdout.write(values.json ? `${JSON.stringify(record, null, 2)}\n` : `${record.id}\n`);
-    return exitCodes.ok;
+    // Until the id is written, ending stdin empty makes the supervisor exit with nothing done.
+    let handedOver = false;
+    try {
+      const pid = supervisor.pid;
+      if (pid === undefined) throw new Error('Could not start the supervisor process');
+      const record = queuedRunRecord(task as ProcessTask, options, {
+        pid,
+        host: hostname(),
+        startTime: processStartTime(pid) ?? 0,
+      });
+      await store.create(record);
+      // The supervisor waits for its run's id on stdin: only a recorded run is handed over.
+      supervisor.stdin!.end(`${record.id}\n`);
+      handedOver = true;
+      process.stdout.write(values.json ? `${JSON.stringify(record, null, 2)}\n` : `${record.id}\n`);
+      return exitCodes.ok;
+    } finally {
+      if (!handedOver) supervisor.stdin!.end();
+      supervisor.unref();
+    }
   } finally {
     await store.close();
   }

@@ -1,12 +1,14 @@
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { ErrorCodes, RunyardError } from '../../core/errors.js';
 import { isTerminalStatus, type OutputLine } from '../../core/types.js';
 import { followLogFile } from '../../output/follow-file.js';
-import { logDirOf, openLocalStore, resolveHome } from '../local-store.js';
-import { storeOptions, usageErrors } from '../parse.js';
+import { recoverRuns } from '../../patterns/recovery.js';
+import { currentOwner, ownerState } from '../../process/owner.js';
+import type { CliContext } from '../context.js';
+import { logDirOf, openRunStore, storeLocation } from '../local-store.js';
+import { onePositional, parseCommand, parseCount, storeOptions } from '../parse.js';
 import { exitCodes } from '../usage.js';
-import { onePositional, printUsage } from './runs.js';
+import { printUsage, storeOptionsUsage } from './runs.js';
 
 export const logsUsage = `Usage: runyard logs [options] <id>
 
@@ -14,38 +16,39 @@ Prints a run's output from its log file: stdout lines to stdout, stderr lines to
 runyard's own lines to stderr after \`runyard:\`.
 
 Options:
-  -f, --follow       Keep printing new lines until the run ends
-  --from <seq>       Start at this line number (default 1)
-  --home <dir>       Where runs are kept (default: RUNYARD_HOME or ./.runyard)
-  --json             Print each line as a JSON object ({ seq, stream, text, time })
-  -h, --help         Show this help`;
+  -f, --follow        Keep printing new lines until the run ends (or the process that owns
+                      it dies: the run is then marked interrupted)
+  --from <seq>        Start at this line number, a positive integer (default 1)
+${storeOptionsUsage()}
+  --json              Print each line as a JSON object ({ seq, stream, text, time })
+  -h, --help          Show this help`;
 
-export async function logsCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = usageErrors(() =>
-    parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        ...storeOptions,
-        follow: { type: 'boolean', short: 'f' },
-        from: { type: 'string' },
-      },
-    }),
-  );
+export async function logsCommand(argv: string[], context: CliContext): Promise<number> {
+  const { values, positionals } = parseCommand(argv, {
+    ...storeOptions,
+    follow: { type: 'boolean', short: 'f' },
+    from: { type: 'string' },
+  });
   if (values.help) return printUsage(logsUsage);
   const id = onePositional(positionals, 'run id');
-  const home = resolveHome(values.home);
-  const store = await openLocalStore(home);
+  const from = parseCount('--from', values.from) ?? 1;
+  const location = storeLocation(values, context);
+  const store = await openRunStore(location);
   try {
     const run = await store.get(id);
     if (!run) throw new RunyardError(ErrorCodes.NOT_FOUND, `No run with id \`${id}\``);
     const follow = values.follow === true;
-    const lines = followLogFile(join(logDirOf(home), `${id}.log`), {
-      from: Number(values.from ?? 1) || 1,
+    const self = currentOwner();
+    const lines = followLogFile(join(logDirOf(location.home), `${id}.log`), {
+      from,
       isFinished: async () => {
         if (!follow) return true;
         const current = await store.get(id);
-        return current === undefined || isTerminalStatus(current.status);
+        if (current === undefined || isTerminalStatus(current.status)) return true;
+        // Its owner died while we followed: nobody will write more, or record the end.
+        if (ownerState(current.owner, self) !== 'dead') return false;
+        await recoverRuns(store, self, { only: current });
+        return true;
       },
     });
     for await (const line of lines) print(line, values.json === true);

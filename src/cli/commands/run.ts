@@ -1,46 +1,48 @@
-import { constants } from 'node:os';
-import { parseArgs } from 'node:util';
+import { createReadStream } from 'node:fs';
+import { access, constants as fs } from 'node:fs/promises';
 import { isRunyardError } from '../../core/errors.js';
 import type { RunResult } from '../../core/types.js';
-import { run } from '../../patterns/simple.js';
+import { invalid } from '../../core/validate.js';
+import { type RunHandle, start } from '../../patterns/long-running.js';
+import type { CliContext } from '../context.js';
 import { parseDuration } from '../duration.js';
-import { onInterrupt } from '../interrupt.js';
-import { usageErrors } from '../parse.js';
+import { killTreeNow, signalExitCode } from '../interrupt.js';
+import { parseCommand } from '../parse.js';
+import { programInput } from '../stdin.js';
 import { exitCodes, UsageError } from '../usage.js';
+import { printUsage } from './runs.js';
 
 export const runUsage = `Usage: runyard run [options] -- <command> [args...]
 
-Runs a program, streams its stdout and stderr as they come, and exits with its exit code
-(128+n when a signal ended it, 124 on timeout). Ctrl-C ends the whole process tree
-gracefully (SIGTERM, then SIGKILL after the grace); a second Ctrl-C kills at once.
+Runs a program, passes its stdout and stderr through byte for byte as they come (and its own
+stdin to the program), and exits with the program's exit code
+(128+n when a signal ended it, 124 on timeout). Ctrl-C (or SIGTERM, SIGHUP, SIGQUIT, SIGUSR2)
+ends the whole process tree gracefully (SIGTERM, then SIGKILL after the grace) and exits with
+128 + that signal's number (130 for Ctrl-C); a second one kills the tree at once. A closed
+stdout (\`runyard run -- yes | head -1\`) ends the tree too, with 141.
 
 Options:
-  --timeout <duration>     End the run after this long (30s, 2m, 1h; a bare number is seconds)
+  --timeout <duration>     End the run after this long (500ms, 30s, 2m, 1h30m; a unit is required)
   --kill-grace <duration>  Time between SIGTERM and SIGKILL (default 5s)
+  --input <file>           Feed this file to the program's stdin instead of runyard's stdin
   --cwd <dir>              Working directory of the program
   --shell                  Run the command through the system shell
   --json                   Print the run result as JSON instead of streaming the output
   -h, --help               Show this help`;
 
-export async function runCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = usageErrors(() =>
-    parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        timeout: { type: 'string' },
-        'kill-grace': { type: 'string' },
-        cwd: { type: 'string' },
-        shell: { type: 'boolean' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }),
-  );
-  if (values.help) {
-    process.stdout.write(`${runUsage}\n`);
-    return exitCodes.ok;
-  }
+const options = {
+  timeout: { type: 'string' },
+  'kill-grace': { type: 'string' },
+  input: { type: 'string' },
+  cwd: { type: 'string' },
+  shell: { type: 'boolean' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export async function runCommand(argv: string[], context: CliContext): Promise<number> {
+  const { values, positionals } = parseCommand(argv, options);
+  if (values.help) return printUsage(runUsage);
   const [command, ...args] = positionals;
   if (command === undefined) throw new UsageError('Missing the command to run, after `--`');
   const timeoutMs =
@@ -49,25 +51,44 @@ export async function runCommand(argv: string[]): Promise<number> {
     values['kill-grace'] === undefined
       ? undefined
       : parseDuration('--kill-grace', values['kill-grace']);
+  const inputFile = values.input;
+  if (inputFile !== undefined) {
+    await access(inputFile, fs.R_OK).catch(() => {
+      throw invalid('--input', 'a readable file', inputFile);
+    });
+  }
 
   const controller = new AbortController();
-  const stopListening = onInterrupt(() => controller.abort('interrupted'));
   const json = values.json === true;
+  let handle: RunHandle | undefined;
+  const stopListening = context.stops.listen({
+    graceful: (stop) => controller.abort(stop.cause),
+    forceful: () => {
+      if (handle?.pid !== undefined) void killTreeNow(handle.pid, handle.id);
+    },
+  });
   let result: RunResult;
   try {
-    result = await run(command, args, {
+    handle = start(command, args, {
       cwd: values.cwd,
       shell: values.shell,
       timeoutMs,
       killGraceMs,
       signal: controller.signal,
-      onLine: json
+      input: inputFile === undefined ? programInput() : createReadStream(inputFile),
+      // The bytes as read: binary data, CRLF and `\r` progress bars pass through unchanged.
+      onData: json
         ? undefined
-        : (line) =>
-            (line.stream === 'stderr' ? process.stderr : process.stdout).write(`${line.text}\n`),
-      // Streaming already shows everything; keep only what error messages need.
-      maxBufferBytes: json ? undefined : 64 * 1024,
+        : (chunk, stream) => {
+            const out = stream === 'stderr' ? process.stderr : process.stdout;
+            // A copy: the stream may hold it until the reader takes it, and the chunk is lent.
+            if (out.writable) out.write(Buffer.from(chunk));
+          },
+      // The output goes to the terminal as it comes; keep only what error messages need.
+      maxBufferBytes: json ? 64 * 1024 * 1024 : 64 * 1024,
+      tailLines: 1,
     });
+    result = await handle.result;
   } catch (error) {
     if (isRunyardError(error, 'ERR_SPAWN')) {
       process.stderr.write(`runyard: ${error.message}\n`);
@@ -77,15 +98,23 @@ export async function runCommand(argv: string[]): Promise<number> {
     throw error;
   } finally {
     stopListening();
+    // The run has unpiped it; reading on would keep this process alive.
+    process.stdin.destroy();
   }
-  if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-  else if (!result.ok && result.status !== 'failed') {
-    process.stderr.write(`runyard: ${result.error?.message ?? result.status}\n`);
+  const stop = context.stops.first;
+  if (json) write(process.stdout, JSON.stringify(result, null, 2));
+  else if (!result.ok && result.status !== 'failed' && stop?.cause !== 'SIGPIPE') {
+    write(process.stderr, `runyard: ${result.error?.message ?? result.status}`);
   }
-  return exitCodeOf(result);
+  return stop?.exitCode ?? exitCodeOf(result);
 }
 
-export function exitCodeOf(result: RunResult): number {
+/** One line; nothing once the reader has gone (the stop is already under way). */
+function write(stream: NodeJS.WriteStream, text: string): void {
+  if (stream.writable) stream.write(`${text}\n`);
+}
+
+function exitCodeOf(result: RunResult): number {
   switch (result.status) {
     case 'succeeded':
       return exitCodes.ok;
@@ -95,11 +124,7 @@ export function exitCodeOf(result: RunResult): number {
       return exitCodes.interrupted;
     default:
       if (typeof result.exitCode === 'number') return result.exitCode;
-      if (result.exitSignal) return 128 + signalNumber(result.exitSignal);
+      if (result.exitSignal) return signalExitCode(result.exitSignal);
       return exitCodes.failed;
   }
-}
-
-function signalNumber(name: string): number {
-  return (constants.signals as Record<string, number | undefined>)[name] ?? 0;
 }

@@ -1,11 +1,31 @@
-import { parseArgs } from 'node:util';
+import { join } from 'node:path';
 import { ErrorCodes, RunyardError } from '../../core/errors.js';
-import { type RunStatus, terminalStatuses } from '../../core/types.js';
+import {
+  isTerminalStatus,
+  type RunRecord,
+  type RunStatus,
+  terminalStatuses,
+} from '../../core/types.js';
+import { scanLogFile } from '../../output/log-file.js';
 import { TaskManager } from '../../patterns/fire-and-forget.js';
+import type { CliContext } from '../context.js';
 import { formatDuration, formatTable, runHeader, runRow } from '../format.js';
-import { logDirOf, openLocalStore, resolveHome } from '../local-store.js';
-import { parseCount, storeOptions, usageErrors } from '../parse.js';
+import { logDirOf, openRunStore, storeLocation } from '../local-store.js';
+import { noPositionals, onePositional, parseCommand, parseCount, storeOptions } from '../parse.js';
 import { exitCodes, UsageError } from '../usage.js';
+
+/** The store options' lines of a store command's usage, descriptions at column `width`. */
+export function storeOptionsUsage(width = 22): string {
+  return [
+    [
+      '--store <url>',
+      'The run store: sqlite:<path> or memory: (default: RUNYARD_STORE, else <home>/runyard.db)',
+    ],
+    ['--home <dir>', 'Where runs and logs are kept (default: RUNYARD_HOME or ./.runyard)'],
+  ]
+    .map(([flag, text]) => `  ${flag!.padEnd(width - 2)}${text}`)
+    .join('\n');
+}
 
 const statuses: readonly RunStatus[] = ['queued', 'running', ...terminalStatuses];
 
@@ -17,24 +37,19 @@ Options:
   --status <status>   Only runs with this status (${statuses.join(', ')}); repeatable
   --name <name>       Only runs with this name
   --limit <n>         At most this many runs (default 50)
-  --home <dir>        Where runs are kept (default: RUNYARD_HOME or ./.runyard)
+${storeOptionsUsage()}
   --json              Print the runs as JSON
   -h, --help          Show this help`;
 
-export async function lsCommand(argv: string[]): Promise<number> {
-  const { values } = usageErrors(() =>
-    parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        ...storeOptions,
-        status: { type: 'string', multiple: true },
-        name: { type: 'string' },
-        limit: { type: 'string' },
-      },
-    }),
-  );
+export async function lsCommand(argv: string[], context: CliContext): Promise<number> {
+  const { values, positionals } = parseCommand(argv, {
+    ...storeOptions,
+    status: { type: 'string', multiple: true },
+    name: { type: 'string' },
+    limit: { type: 'string' },
+  });
   if (values.help) return printUsage(lsUsage);
+  noPositionals(positionals);
   for (const status of values.status ?? []) {
     if (!statuses.includes(status as RunStatus)) {
       throw new UsageError(
@@ -42,12 +57,13 @@ export async function lsCommand(argv: string[]): Promise<number> {
       );
     }
   }
-  const store = await openLocalStore(resolveHome(values.home));
+  const limit = parseCount('--limit', values.limit) ?? 50;
+  const store = await openRunStore(storeLocation(values, context));
   try {
     const page = await store.list({
       ...(values.status && { status: values.status as RunStatus[] }),
       ...(values.name !== undefined && { name: values.name }),
-      limit: parseCount('--limit', values.limit) ?? 50,
+      limit,
     });
     if (values.json) process.stdout.write(`${JSON.stringify(page.runs, null, 2)}\n`);
     else if (page.runs.length === 0) process.stdout.write('No runs.\n');
@@ -58,20 +74,27 @@ export async function lsCommand(argv: string[]): Promise<number> {
   }
 }
 
-export const showUsage = `Usage: runyard show [--home <dir>] [--json] <id>
+export const showUsage = `Usage: runyard show [options] <id>
 
-Shows one run: its status, timing, command, exit and error.`;
+Shows one run: its status, timing, command, exit and error. While the run is not finished,
+its output totals are counted from its log file.
 
-export async function showCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = usageErrors(() =>
-    parseArgs({ args: argv, allowPositionals: true, options: storeOptions }),
-  );
+Options:
+${storeOptionsUsage()}
+  --json              Print the run record as JSON
+  -h, --help          Show this help`;
+
+export async function showCommand(argv: string[], context: CliContext): Promise<number> {
+  const { values, positionals } = parseCommand(argv, storeOptions);
   if (values.help) return printUsage(showUsage);
   const id = onePositional(positionals, 'run id');
-  const store = await openLocalStore(resolveHome(values.home));
+  const location = storeLocation(values, context);
+  const store = await openRunStore(location);
   try {
     const run = await store.get(id);
     if (!run) throw new RunyardError(ErrorCodes.NOT_FOUND, `No run with id \`${id}\``);
+    // The store's totals are written when the run ends; until then the log file knows more.
+    if (!isTerminalStatus(run.status)) run.output = await countLogLines(location.home, run);
     if (values.json) {
       process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
       return exitCodes.ok;
@@ -113,21 +136,24 @@ export async function showCommand(argv: string[]): Promise<number> {
   }
 }
 
-export const cancelUsage = `Usage: runyard cancel [--home <dir>] [--json] <id>
+export const cancelUsage = `Usage: runyard cancel [options] <id>
 
 Cancels a queued or running run and waits until it has ended. The process that runs it ends
 the whole process tree (SIGTERM, then SIGKILL after its grace). A run that already ended is
-left as it is.`;
+left as it is.
 
-export async function cancelCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = usageErrors(() =>
-    parseArgs({ args: argv, allowPositionals: true, options: storeOptions }),
-  );
+Options:
+${storeOptionsUsage()}
+  --json              Print the run record as JSON
+  -h, --help          Show this help`;
+
+export async function cancelCommand(argv: string[], context: CliContext): Promise<number> {
+  const { values, positionals } = parseCommand(argv, storeOptions);
   if (values.help) return printUsage(cancelUsage);
   const id = onePositional(positionals, 'run id');
-  const home = resolveHome(values.home);
-  const store = await openLocalStore(home);
-  const manager = new TaskManager({ store, logDir: logDirOf(home), pollMs: 100 });
+  const location = storeLocation(values, context);
+  const store = await openRunStore(location);
+  const manager = new TaskManager({ store, logDir: logDirOf(location.home), pollMs: 100 });
   try {
     const run = await manager.cancel(id);
     if (values.json) process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
@@ -139,13 +165,22 @@ export async function cancelCommand(argv: string[]): Promise<number> {
   }
 }
 
-export function onePositional(positionals: string[], what: string): string {
-  if (positionals.length !== 1) {
-    throw new UsageError(
-      `Expected one ${what}, got ${positionals.length === 0 ? 'none' : positionals.length}`,
-    );
+/** Lines and bytes of a run's log file, program lines only, as the store counts them at the end. */
+async function countLogLines(home: string, run: RunRecord): Promise<RunRecord['output']> {
+  const output = { lines: 0, bytes: 0, truncated: run.output.truncated };
+  try {
+    for await (const batch of scanLogFile(join(logDirOf(home), `${run.id}.log`), { from: 1 })) {
+      for (const line of batch) {
+        if (line.stream === 'system') continue;
+        output.lines++;
+        output.bytes += Buffer.byteLength(line.text) + 1;
+      }
+    }
+  } catch (error) {
+    // No log file yet: the run has printed nothing.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  return positionals[0]!;
+  return output;
 }
 
 export function printUsage(usage: string): number {

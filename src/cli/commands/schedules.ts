@@ -1,16 +1,21 @@
-import { parseArgs } from 'node:util';
 import type { RunRecord } from '../../core/types.js';
+import type { CliContext } from '../context.js';
 import { formatTable } from '../format.js';
-import { openLocalStore, resolveHome } from '../local-store.js';
-import { storeOptions, usageErrors } from '../parse.js';
+import { openRunStore, storeLocation } from '../local-store.js';
+import { noPositionals, parseCommand, storeOptions } from '../parse.js';
 import { exitCodes } from '../usage.js';
-import { printUsage } from './runs.js';
+import { printUsage, storeOptionsUsage } from './runs.js';
 
-export const schedulesUsage = `Usage: runyard schedules [--home <dir>] [--json]
+export const schedulesUsage = `Usage: runyard schedules [options]
 
 Lists the schedules that have fired into the local store, with each one's last run and how
 many of its recent runs failed. The next run time is known only to the process that runs the
-scheduler; the server reports it.`;
+scheduler; the server reports it.
+
+Options:
+${storeOptionsUsage()}
+  --json              Print the schedules as JSON
+  -h, --help          Show this help`;
 
 /** How many of the newest periodic runs are read to find the schedules. */
 const recentRuns = 5000;
@@ -23,12 +28,11 @@ interface ScheduleSummary {
   failures: number;
 }
 
-export async function schedulesCommand(argv: string[]): Promise<number> {
-  const { values } = usageErrors(() =>
-    parseArgs({ args: argv, allowPositionals: false, options: storeOptions }),
-  );
+export async function schedulesCommand(argv: string[], context: CliContext): Promise<number> {
+  const { values, positionals } = parseCommand(argv, storeOptions);
   if (values.help) return printUsage(schedulesUsage);
-  const store = await openLocalStore(resolveHome(values.home));
+  noPositionals(positionals);
+  const store = await openRunStore(storeLocation(values, context));
   try {
     const schedules = new Map<string, ScheduleSummary>();
     let cursor: string | undefined;

@@ -1,27 +1,26 @@
-import { parseArgs } from 'node:util';
 import { TaskManager } from '../../patterns/fire-and-forget.js';
-import { logDirOf, openLocalStore, resolveHome } from '../local-store.js';
-import { storeOptions, usageErrors } from '../parse.js';
+import type { CliContext } from '../context.js';
+import { stopSignals } from '../interrupt.js';
+import { logDirOf, openRunStore, storeLocation } from '../local-store.js';
+import { parseCommand, storeOptions } from '../parse.js';
 import { exitCodes } from '../usage.js';
 
-export const superviseUsage = `Usage: runyard supervise --home <dir>
+export const superviseUsage = `Usage: runyard supervise --home <dir> --store <url>
 
 Internal: started by \`runyard launch\`. Reads a run id on stdin, runs that queued run to its
-end, records the outcome, and exits. SIGTERM cancels the run gracefully.`;
+end, records the outcome, and exits. SIGTERM (or SIGINT, SIGHUP, SIGQUIT, SIGUSR2) cancels the
+run gracefully.`;
 
-export async function superviseCommand(argv: string[]): Promise<number> {
-  const { values } = usageErrors(() =>
-    parseArgs({ args: argv, allowPositionals: true, options: storeOptions }),
-  );
+export async function superviseCommand(argv: string[], context: CliContext): Promise<number> {
+  const { values } = parseCommand(argv, storeOptions);
   const id = (await readStdin()).trim();
-  // `launch` died before it recorded the run: nothing to do.
+  // `launch` failed before it recorded the run: nothing to do.
   if (id === '') return exitCodes.failed;
-  const home = resolveHome(values.home);
-  const store = await openLocalStore(home);
-  const manager = new TaskManager({ store, logDir: logDirOf(home), pollMs: 250 });
+  const location = storeLocation(values, context);
+  const store = await openRunStore(location);
+  const manager = new TaskManager({ store, logDir: logDirOf(location.home), pollMs: 250 });
   const cancel = () => void manager.cancel(id, 'the supervisor was asked to stop').catch(() => {});
-  process.on('SIGTERM', cancel);
-  process.on('SIGINT', cancel);
+  for (const signal of stopSignals) process.on(signal, cancel);
   try {
     await manager.adopt(id);
     const record = await manager.wait(id);
