@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import { driverPath } from './sqlite-driver.js';
 
 /*
  * A checkpoint copies the WAL back into the database file and fsyncs both. SQLite runs it inside
@@ -63,7 +63,7 @@ export class Checkpointer {
   #exited = false;
 
   constructor(options: CheckpointerOptions) {
-    const modulePath = createRequire(import.meta.url).resolve('better-sqlite3');
+    const modulePath = driverPath();
     this.#worker = new Worker(workerSource, {
       eval: true,
       workerData: {
@@ -73,8 +73,6 @@ export class Checkpointer {
         busyIntervalMs: BUSY_INTERVAL_MS,
       },
     });
-    // A checkpointer never keeps the process alive.
-    this.#worker.unref();
     let failed = false;
     const fail = (reason: string) => {
       if (failed || this.#stopping) return;
@@ -90,6 +88,10 @@ export class Checkpointer {
       this.#exited = true;
       fail(`the checkpoint thread exited with code ${code}`);
     });
+    // A checkpointer never keeps the process alive: a store left open must not hang it, and
+    // nothing is lost at exit (the WAL is durable; the next connection reads it). Last, because
+    // adding a 'message' listener to a Worker refs it again.
+    this.#worker.unref();
   }
 
   /** Stops the worker and waits for it to close its connection. Idempotent. */

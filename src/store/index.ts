@@ -7,5 +7,7 @@ export type {
   RunQuery,
   RunStats,
   RunStore,
+  StoreHealth,
 } from './run-store.js';
-export { SqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
+export type { SqliteStoreOptions } from './sqlite-options.js';
+export { SqliteStore } from './sqlite-store.js';

@@ -1,6 +1,6 @@
 import { type Clock, systemClock } from '../core/clock.js';
 import { isTerminalStatus, type RunRecord } from '../core/types.js';
-import { checkArgString, checkPlainObject, invalid } from '../core/validate.js';
+import { checkArgString, checkKnownKeys, checkPlainObject, invalid } from '../core/validate.js';
 import {
   countRuns,
   emptyStats,
@@ -10,7 +10,15 @@ import {
   normalizePrune,
   normalizeQuery,
 } from './query.js';
-import type { PruneOptions, RunPage, RunPatch, RunQuery, RunStats, RunStore } from './run-store.js';
+import type {
+  PruneOptions,
+  RunPage,
+  RunPatch,
+  RunQuery,
+  RunStats,
+  RunStore,
+  StoreHealth,
+} from './run-store.js';
 import {
   activeError,
   closedError,
@@ -91,6 +99,7 @@ export class MemoryStore implements RunStore {
 
   constructor(options: MemoryStoreOptions = {}) {
     checkPlainObject('options', options);
+    checkKnownKeys('options', options, ['clock']);
     if (options.clock !== undefined && typeof options.clock?.now !== 'function') {
       throw invalid('clock', 'an object with a `now()` method', options.clock);
     }
@@ -212,6 +221,11 @@ export class MemoryStore implements RunStore {
     const stats = emptyStats();
     for (const { record } of this.#runs.values()) countRuns(stats, record.name, record.status, 1);
     return stats;
+  }
+
+  /** Memory never fills nor locks: writable until closed. */
+  health(): StoreHealth {
+    return { writable: this.#closing === undefined };
   }
 
   /** Idempotent: a second call returns the same promise. Every later call is `ERR_CLOSED`. */

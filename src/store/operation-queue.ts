@@ -27,8 +27,11 @@ export interface OperationQueueOptions {
  * @internal Runs a synchronous database's operations in call order, batched by tick. The
  * operations queued in one tick run together at the next microtask; when one of them writes,
  * all share one transaction, so a burst of writes costs one commit, and none is settled before
- * that commit. An operation's own `RunyardError` (unknown id, finished run, taken key) settles
- * that operation only; any other error rolls the batch back and rejects all of it.
+ * that commit. A lone write gets a transaction too: a failed commit (disk full) must reject it,
+ * and an autocommit statement stepped for one row (`UPDATE … RETURNING` through `.get()`)
+ * commits when it is reset, where better-sqlite3 drops the error. An operation's own
+ * `RunyardError` (unknown id, finished run, taken key) settles that operation only; any other
+ * error rolls the batch back and rejects all of it.
  */
 export class OperationQueue {
   readonly #options: OperationQueueOptions;
@@ -64,7 +67,6 @@ export class OperationQueue {
     }
     if (batch.length === 0) return;
     const write = batch.some((operation) => operation.write);
-    const shared = batch.length > 1 && write;
     const outcomes: Outcome[] = [];
     const runAll = () => {
       for (const operation of batch) {
@@ -72,7 +74,7 @@ export class OperationQueue {
           outcomes.push({ ok: true, value: operation.run() });
         } catch (error) {
           // Disk full, I/O error: SQLite may have rolled the transaction back; then all fail.
-          if (!(error instanceof RunyardError) || (shared && !this.#options.isInTransaction())) {
+          if (!(error instanceof RunyardError) || (write && !this.#options.isInTransaction())) {
             throw error;
           }
           outcomes.push({ ok: false, error });
@@ -80,7 +82,7 @@ export class OperationQueue {
       }
     };
     try {
-      if (shared) this.#options.inTransaction(runAll);
+      if (write) this.#options.inTransaction(runAll);
       else runAll();
     } catch (error) {
       const failure = this.#options.batchError(error, write);

@@ -1,10 +1,27 @@
 import type { Pattern, RunStatus } from '../core/types.js';
-import { checkArgString, invalid } from '../core/validate.js';
+import { checkArgString, checkKnownKeys, invalid } from '../core/validate.js';
 import type { PruneOptions, RunQuery, RunStats } from './run-store.js';
 import { isRunId, patterns, runStatuses } from './validate-record.js';
 
 export const DEFAULT_LIMIT = 50;
 export const MAX_LIMIT = 1000;
+
+/** Every key of `RunQuery`: typed, so a filter added there must be listed here too. */
+const queryKeys = [
+  'status',
+  'name',
+  'text',
+  'label',
+  'pattern',
+  'parentId',
+  'cancelRequested',
+  'since',
+  'until',
+  'limit',
+  'cursor',
+] as const satisfies readonly (keyof RunQuery)[];
+
+const pruneKeys = ['olderThan', 'keepLast'] as const satisfies readonly (keyof PruneOptions)[];
 
 /** A `RunQuery` checked and reduced to what both stores filter on. */
 export interface NormalizedQuery {
@@ -97,6 +114,7 @@ export function normalizeQuery(query: RunQuery | undefined): NormalizedQuery {
   if (typeof query !== 'object' || query === null || Array.isArray(query)) {
     throw invalid('query', 'an object', query);
   }
+  checkKnownKeys('query', query, queryKeys);
   if (query.name !== undefined) checkArgString('name', query.name);
   if (query.text !== undefined) checkArgString('text', query.text);
   if (query.parentId !== undefined) checkArgString('parentId', query.parentId);
@@ -140,6 +158,7 @@ export function normalizePrune(options: PruneOptions | undefined, now: number): 
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw invalid('options', 'an object with `olderThan` or `keepLast`', options);
   }
+  checkKnownKeys('options', options, pruneKeys);
   const { olderThan, keepLast } = options;
   if (olderThan === undefined && keepLast === undefined) {
     throw invalid('olderThan', 'given (or `keepLast`): prune never deletes every run', olderThan);

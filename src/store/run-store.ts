@@ -1,3 +1,4 @@
+import type { RunyardError } from '../core/errors.js';
 import type { Pattern, RunRecord, RunStatus } from '../core/types.js';
 import { invalid } from '../core/validate.js';
 
@@ -46,6 +47,19 @@ export interface RunStats {
   byName: Record<string, Partial<Record<RunStatus, number>>>;
 }
 
+/** What a store can say of itself at once, without a round trip to its database. */
+export interface StoreHealth {
+  /**
+   * False once a write failed for a storage reason (disk full, a lock held too long, a
+   * read-only file), until a write succeeds again; false for a closed or read-only store.
+   */
+  writable: boolean;
+  /** The `ERR_STORE` of that failed write, while `writable` is false because of it. */
+  lastWriteError?: RunyardError;
+  /** When it failed, as an ISO 8601 string from the store's clock. */
+  lastWriteErrorAt?: string;
+}
+
 /**
  * The registry of runs. Every pattern that records runs writes here; the CLI and the server
  * read from here. Terminal runs never change again.
@@ -67,6 +81,8 @@ export interface RunStore {
   /** Removes old terminal runs and returns their ids (their log files go with them). */
   prune(options: PruneOptions): Promise<string[]>;
   stats(): Promise<RunStats>;
+  /** Whether the store can currently write; stores that cannot tell leave it out. */
+  health?(): StoreHealth;
   close(): Promise<void>;
 }
 

@@ -1,16 +1,10 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import Database from 'better-sqlite3';
-import { type Clock, systemClock } from '../core/clock.js';
-import { ErrorCodes, RunyardError } from '../core/errors.js';
+import type Database from 'better-sqlite3';
+import type { Clock } from '../core/clock.js';
+import { ErrorCodes, isRunyardError, RunyardError } from '../core/errors.js';
 import type { RunRecord, RunStatus } from '../core/types.js';
-import {
-  checkArgString,
-  checkBoolean,
-  checkNonNegativeNumber,
-  checkPlainObject,
-  invalid,
-} from '../core/validate.js';
+import { checkArgString } from '../core/validate.js';
 import { Checkpointer } from './checkpointer.js';
 import { checkSchema, migrate } from './migrate.js';
 import { migrations } from './migrations/index.js';
@@ -23,8 +17,18 @@ import {
   normalizePrune,
   normalizeQuery,
 } from './query.js';
-import type { PruneOptions, RunPage, RunPatch, RunQuery, RunStats, RunStore } from './run-store.js';
-import { isConstraintError, storeError } from './sqlite-errors.js';
+import type {
+  PruneOptions,
+  RunPage,
+  RunPatch,
+  RunQuery,
+  RunStats,
+  RunStore,
+  StoreHealth,
+} from './run-store.js';
+import { openConnection } from './sqlite-driver.js';
+import { type ErrorContext, isConstraintError, storeError } from './sqlite-errors.js';
+import { resolveSqliteOptions, type SqliteStoreOptions } from './sqlite-options.js';
 import {
   COLUMNS,
   columnValues,
@@ -44,37 +48,6 @@ import {
 } from './store-errors.js';
 import { checkRunPatch, checkRunRecord } from './validate-record.js';
 
-export interface SqliteStoreOptions {
-  /**
-   * The database file; it and its folder are created when missing. `':memory:'` gives a private
-   * database that goes away with the store.
-   */
-  readonly path: string;
-  /** Where `prune({ olderThan: ageMs })` counts ages from. @default systemClock */
-  readonly clock?: Clock;
-  /**
-   * Open for reading only: the file must exist and have the current schema, and every write
-   * fails with `ERR_STORE`.
-   * @default false
-   */
-  readonly readonly?: boolean;
-  /**
-   * How long an operation waits for another connection's lock before it fails with
-   * `ERR_STORE`. better-sqlite3 is synchronous: the wait blocks the thread.
-   * @default 5000
-   */
-  readonly busyTimeoutMs?: number;
-  /**
-   * Checkpoint the write-ahead log from a worker thread, so the fsyncs a checkpoint needs never
-   * stall the event loop inside a write. Off, SQLite checkpoints inside every thousandth-page
-   * commit, as it does by default.
-   * @default true
-   */
-  readonly backgroundCheckpoints?: boolean;
-}
-
-const defaults = { busyTimeoutMs: 5000, backgroundCheckpoints: true } as const;
-
 /** WAL pages past which a commit checkpoints inline: SQLite's default, used until a checkpointer runs. */
 const INLINE_CHECKPOINT_PAGES = 1000;
 /** The same while a checkpointer runs: a backstop, should it fall behind. */
@@ -83,6 +56,25 @@ const BACKSTOP_CHECKPOINT_PAGES = 10_000;
 const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 /** Prepared statements kept for the shapes of `list()` queries and `update()` patches. */
 const MAX_CACHED_STATEMENTS = 256;
+
+/**
+ * Makes a folder and the missing ones above it, one at a time. Not `mkdirSync(…, { recursive })`:
+ * it reports a full disk or a read-only mount as ENOENT (https://github.com/nodejs/node/issues/42808),
+ * and spins forever on a folder that a file system refuses with ENOENT while its parent exists
+ * (`/proc/x`).
+ */
+function makeFolders(folder: string): void {
+  const missing: string[] = [];
+  for (let at = folder; !existsSync(at) && dirname(at) !== at; at = dirname(at)) missing.push(at);
+  for (const at of missing.reverse()) {
+    try {
+      mkdirSync(at);
+    } catch (error) {
+      // Another process made it meanwhile.
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
+}
 
 /* The statements every operation uses, prepared once when the store opens. */
 function prepareStatements(db: Database.Database) {
@@ -126,7 +118,7 @@ export class SqliteStore implements RunStore {
   readonly #statements: ReturnType<typeof prepareStatements>;
   readonly #cache = new Map<string, Database.Statement>();
   readonly #clock: Clock;
-  readonly #context: { path: string; busyTimeoutMs: number };
+  readonly #context: ErrorContext;
   readonly #useCheckpointer: boolean;
   readonly #queue: OperationQueue;
   readonly #insertWithLabels: Database.Transaction<
@@ -138,34 +130,24 @@ export class SqliteStore implements RunStore {
   #checkpointer: Checkpointer | undefined;
   #checkpointerTried = false;
   #closing: Promise<void> | undefined;
+  #lastWriteError: { error: RunyardError; at: string } | undefined;
 
   /**
    * Opens the database, creating it and migrating its schema as needed.
    * @throws RunyardError `ERR_STORE` when the database cannot be used; `ERR_INVALID` for bad options.
    */
   constructor(options: SqliteStoreOptions) {
-    if (options === undefined) throw invalid('options', 'an object with a `path`', options);
-    checkPlainObject('options', options);
-    checkArgString('path', options.path, { nonEmpty: true });
-    if (options.clock !== undefined && typeof options.clock?.now !== 'function') {
-      throw invalid('clock', 'an object with a `now()` method', options.clock);
-    }
-    checkBoolean('readonly', options.readonly);
-    checkNonNegativeNumber('busyTimeoutMs', options.busyTimeoutMs);
-    checkBoolean('backgroundCheckpoints', options.backgroundCheckpoints);
-    const memory = options.path === ':memory:';
-    const readonly = options.readonly ?? false;
-    const busyTimeoutMs = Math.floor(options.busyTimeoutMs ?? defaults.busyTimeoutMs);
+    const { memory, readonly, busyTimeoutMs, clock, backgroundCheckpoints } =
+      resolveSqliteOptions(options);
     this.path = memory ? options.path : resolve(options.path);
-    this.#clock = options.clock ?? systemClock;
-    this.#context = { path: this.path, busyTimeoutMs };
-    this.#useCheckpointer =
-      !memory && !readonly && (options.backgroundCheckpoints ?? defaults.backgroundCheckpoints);
+    this.#clock = clock;
+    this.#context = { path: this.path, busyTimeoutMs, readonly };
+    this.#useCheckpointer = !memory && !readonly && backgroundCheckpoints;
 
     let db: Database.Database | undefined;
     try {
-      if (!memory && !readonly) mkdirSync(dirname(this.path), { recursive: true });
-      db = new Database(this.path, { readonly, fileMustExist: readonly, timeout: busyTimeoutMs });
+      if (!memory && !readonly) makeFolders(dirname(this.path));
+      db = openConnection(this.path, { readonly, fileMustExist: readonly, timeout: busyTimeoutMs });
       const schema = { path: this.path, readonly, now: this.#clock.now() };
       // Only reads: a file that is corrupt, foreign or newer fails here, before any write.
       checkSchema(db, migrations, schema);
@@ -191,8 +173,15 @@ export class SqliteStore implements RunStore {
     this.#queue = new OperationQueue({
       inTransaction: (work) => inTransaction.immediate(work),
       isInTransaction: () => db.inTransaction,
-      batchError: (error, write) => storeError(write ? 'writing' : 'reading', error, this.#context),
+      batchError: (error, write) => {
+        const failure = storeError(write ? 'writing' : 'reading', error, this.#context);
+        if (write && isRunyardError(failure, ErrorCodes.STORE)) {
+          this.#lastWriteError = { error: failure, at: new Date(this.#clock.now()).toISOString() };
+        }
+        return failure;
+      },
       afterWrite: () => {
+        this.#lastWriteError = undefined;
         if (this.#useCheckpointer && !this.#checkpointerTried) this.#startCheckpointer();
       },
     });
@@ -319,6 +308,20 @@ export class SqliteStore implements RunStore {
       for (const row of rows) countRuns(stats, row.name, row.status, row.count);
       return stats;
     });
+  }
+
+  /**
+   * Whether the store can write now, as far as its last write tells, without touching the
+   * database: a write that failed for a storage reason (disk full, a lock held past
+   * `busyTimeoutMs`, a read-only file) makes it unwritable until a write commits again. A store
+   * opened `readonly`, or closed, is never writable.
+   */
+  health(): StoreHealth {
+    const failure = this.#lastWriteError;
+    const writable = failure === undefined && !this.#db.readonly && this.#closing === undefined;
+    return failure === undefined
+      ? { writable }
+      : { writable, lastWriteError: failure.error, lastWriteErrorAt: failure.at };
   }
 
   /**

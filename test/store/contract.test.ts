@@ -6,6 +6,7 @@ import type { RunyardError } from '../../src/core/errors.js';
 import type { RunRecord, RunStatus } from '../../src/core/types.js';
 import {
   MemoryStore,
+  type PruneOptions,
   type RunPatch,
   type RunQuery,
   type RunStore,
@@ -474,6 +475,38 @@ describe.each([
       expect(error.code).toBe('ERR_INVALID');
       expect(error.message).toContain(`\`${field}\``);
     });
+
+    const everyFilter: Required<RunQuery> = {
+      status: ['queued', 'succeeded'],
+      name: 'build',
+      text: 'BUI',
+      label: { env: 'prod' },
+      pattern: 'simple',
+      parentId: 'batch-1',
+      cancelRequested: false,
+      since: '2000-01-01T00:00:00.000Z',
+      until: new Date('2100-01-01T00:00:00.000Z'),
+      limit: 10,
+      cursor: 'AAAA',
+    };
+
+    it('takes every filter of RunQuery at once', async () => {
+      const query = { ...everyFilter, cursor: undefined };
+      expect(await ids(query)).toEqual(byKeys('buildOk'));
+      const next = (await store.list({ limit: 1 })).nextCursor;
+      expect(await ids({ ...query, cursor: next })).toEqual(byKeys('buildOk'));
+    });
+
+    it.each(Object.keys(everyFilter))(
+      'refuses a misspelt %s, naming the filter meant',
+      async (key) => {
+        const error = await rejection(store.list({ [`${key}s`]: 'x' } as RunQuery));
+        expect(error.code).toBe('ERR_INVALID');
+        expect(error.message).toContain(
+          `Unknown option \`query.${key}s\`: did you mean \`${key}\`?`,
+        );
+      },
+    );
   });
 
   describe('pagination', () => {
@@ -633,6 +666,14 @@ describe.each([
       expect(error.message).toContain(`\`${field}\``);
       expect(await listAll({ limit: 1000 })).toHaveLength(12);
     });
+
+    it('refuses an unknown option, naming the one meant, and deletes nothing', async () => {
+      await history();
+      const error = await rejection(store.prune({ olderThen: 0 } as PruneOptions));
+      expect(error.code).toBe('ERR_INVALID');
+      expect(error.message).toContain('Unknown option `olderThen`: did you mean `olderThan`?');
+      expect(await listAll({ limit: 1000 })).toHaveLength(12);
+    });
   });
 
   describe('stats', () => {
@@ -669,6 +710,16 @@ describe.each([
     });
   });
 
+  describe('health', () => {
+    it('is writable while open and after writes, and not once closed', async () => {
+      expect(store.health?.()).toEqual({ writable: true });
+      await store.create(makeRun());
+      expect(store.health?.()).toEqual({ writable: true });
+      await store.close();
+      expect(store.health?.()).toEqual({ writable: false });
+    });
+  });
+
   describe('close', () => {
     it('is idempotent, and every later call is ERR_CLOSED', async () => {
       const run = await store.create(makeRun());
@@ -697,6 +748,28 @@ describe.each([
       await expect(created).resolves.toEqual(run);
       await expect(updated).resolves.toEqual({ ...run, status: 'running' });
     });
+  });
+});
+
+describe('store options', () => {
+  it('refuses an unknown option of either store, naming the one meant', () => {
+    const attempts: [() => unknown, string][] = [
+      [() => new MemoryStore({ clok: clock } as never), '`clok`: did you mean `clock`?'],
+      [
+        () => new SqliteStore({ path: ':memory:', readOnly: true } as never),
+        '`readOnly`: did you mean `readonly`?',
+      ],
+    ];
+    for (const [attempt, message] of attempts) {
+      let error: RunyardError | undefined;
+      try {
+        attempt();
+      } catch (thrown) {
+        error = thrown as RunyardError;
+      }
+      expect(error?.code).toBe('ERR_INVALID');
+      expect(error?.message).toContain(`Unknown option ${message}`);
+    }
   });
 });
 

@@ -27,6 +27,8 @@ import {
 } from '../../src/store/index.js';
 import { checkSchema, type Migration, migrate } from '../../src/store/migrate.js';
 import { migrations } from '../../src/store/migrations/index.js';
+import { sqliteStoreDefaults } from '../../src/store/sqlite-options.js';
+import { documentedDefault, readDoc } from '../helpers/docs.js';
 import { makeFullRun, makeRun } from './records.js';
 
 let dir: string;
@@ -316,7 +318,7 @@ describe('a database that cannot be used', () => {
     const error = thrown(() => open());
     expect(error.code).toBe('ERR_STORE');
     expect(error.message).toContain(file);
-    expect(error.message).toMatch(/cannot be opened/);
+    expect(error.message).toContain(`${file} is a folder, not a database file`);
   });
 
   it('fails a write with ERR_STORE while another connection holds the lock too long', async () => {
@@ -327,7 +329,8 @@ describe('a database that cannot be used', () => {
     const error = await rejection(store.update(run.id, { status: 'running' }));
     expect(error.code).toBe('ERR_STORE');
     expect(error.message).toContain(file);
-    expect(error.message).toMatch(/locked by another connection, still after 20 ms/);
+    expect(error.message).toMatch(/locked by another writer/);
+    expect(error.message).toMatch(/busy timeout of 20 ms/);
     // Writes asked in one tick fail together: none of them is half done.
     const late = makeRun();
     const both = await Promise.allSettled([
@@ -398,9 +401,13 @@ describe('a database that cannot be used', () => {
       const error = await rejection(write());
       expect(error.code).toBe('ERR_STORE');
       expect(error.message).toContain(file);
-      expect(error.message).toMatch(/read-only/);
+      expect(error.message).toMatch(/opened read-only \(`readonly: true`\)/);
     }
     expect(await reader.get(run.id)).toEqual(run);
+    expect(reader.health()).toMatchObject({
+      writable: false,
+      lastWriteError: { code: 'ERR_STORE' },
+    });
   });
 
   it('refuses read-only a file that is missing or needs migrating', () => {
@@ -452,9 +459,26 @@ describe('a database that cannot be used', () => {
       { path: file, busyTimeoutMs: -1 },
       { path: file, readonly: 'yes' },
       { path: file, clock: {} },
+      { path: file, busyTimeoutMs: 2 ** 31 },
     ]) {
       expect(thrown(() => new SqliteStore(options as SqliteStoreOptions)).code).toBe('ERR_INVALID');
     }
+  });
+
+  it('has the defaults the docs give', () => {
+    const text = readDoc('persistence.md');
+    for (const [option, value] of Object.entries(sqliteStoreDefaults)) {
+      expect(documentedDefault(text, option), option).toBe(String(value));
+    }
+  });
+
+  it('refuses an unknown option, naming the one meant', () => {
+    const error = thrown(
+      () => new SqliteStore({ path: file, busyTimout: 1 } as unknown as SqliteStoreOptions),
+    );
+    expect(error.code).toBe('ERR_INVALID');
+    expect(error.message).toContain('Unknown option `busyTimout`: did you mean `busyTimeoutMs`?');
+    expect(existsSync(file)).toBe(false);
   });
 });
 
