@@ -29,7 +29,11 @@ export const ErrorCodes = {
   WORKER_CRASHED: 'ERR_WORKER_CRASHED',
   /** A terminal run was asked to change, or a record with that id already exists. */
   CONFLICT: 'ERR_CONFLICT',
-  /** The run store failed: corrupt, locked, read-only or from a newer schema. */
+  /**
+   * The run store cannot be used or written, and the message says why: corrupt, locked past
+   * the busy timeout, disk full, read-only, permission denied, a newer schema, or a driver
+   * that was not built. A write that fails with it wrote nothing.
+   */
   STORE: 'ERR_STORE',
 } as const;
 
