@@ -43,6 +43,7 @@ export {
   type LaunchOptions,
   TaskManager,
   type TaskManagerOptions,
+  type TaskRecord,
 } from './patterns/fire-and-forget.js';
 export { type RunHandle, start } from './patterns/long-running.js';
 export {

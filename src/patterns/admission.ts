@@ -1,3 +1,4 @@
+import { type LongTimer, setLongTimeout } from '../core/timers.js';
 import type { PriorityQueue, QueueItem } from './priority-queue.js';
 import type { ResourceMonitor } from './resources.js';
 
@@ -35,7 +36,7 @@ export class Admission<T extends AdmissionItem & QueueItem> {
   readonly #onTimeout: (item: T, message: string) => void;
   readonly #line: T[] = [];
   #unsubscribe: (() => void) | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: LongTimer | undefined;
   #timerAt = 0;
   readonly #onTimer = () => this.#expire();
 
@@ -101,19 +102,18 @@ export class Admission<T extends AdmissionItem & QueueItem> {
       if (this.#unsubscribe === undefined && this.#timer === undefined) return;
       this.#unsubscribe?.();
       this.#unsubscribe = undefined;
-      clearTimeout(this.#timer);
+      this.#timer?.clear();
       this.#timer = undefined;
       return;
     }
     this.#unsubscribe ??= this.#monitor?.subscribe(this.#tryStart);
     if (this.#timer !== undefined && this.#timerAt === first.deadline) return;
-    clearTimeout(this.#timer);
+    this.#timer?.clear();
     this.#timer = undefined;
     if (first.deadline === Number.POSITIVE_INFINITY) return;
     this.#timerAt = first.deadline;
-    // Capped so a long timeout does not overflow setTimeout; the handler re-arms if early.
-    const delay = Math.min(2 ** 31 - 1, Math.max(1, Math.ceil(first.deadline - performance.now())));
-    this.#timer = setTimeout(this.#onTimer, delay);
+    const delay = Math.max(1, Math.ceil(first.deadline - performance.now()));
+    this.#timer = setLongTimeout(this.#onTimer, delay);
   }
 
   /** Closes the monitor if it was made for this executor. */

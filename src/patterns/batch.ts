@@ -1,4 +1,4 @@
-import type { RunResult } from '../core/types.js';
+import type { RunRecord, RunResult } from '../core/types.js';
 import type { Job } from './executor-job.js';
 import type { BatchProgress, RunAllOptions } from './executor-options.js';
 
@@ -18,6 +18,8 @@ export class Batch {
   onAbort: (() => void) | undefined;
   /** The batch record's creation, which its jobs' writes follow; undefined without a store. */
   writes: Promise<unknown> | undefined;
+  /** The batch's own record as created; undefined without a store. */
+  record: RunRecord | undefined;
 
   constructor(
     readonly id: string,

@@ -1,5 +1,6 @@
 import { ErrorCodes, isRunyardError, RunyardError } from '../core/errors.js';
 import { newRunId } from '../core/ids.js';
+import { type LongTimer, setLongTimeout } from '../core/timers.js';
 import type { FunctionTask, ProcessTask, RunResult, RunStatus, TaskSpec } from '../core/types.js';
 import { Admission } from './admission.js';
 import { Batch } from './batch.js';
@@ -88,7 +89,7 @@ export class Executor {
   #cancelled = 0;
   #closed = false;
   #closing: Promise<void> | undefined;
-  #cancelTimer: NodeJS.Timeout | undefined;
+  #cancelTimer: LongTimer | undefined;
   #cancelAt = Number.POSITIVE_INFINITY;
   #idleWaiters: (() => void)[] = [];
   /** The last `createdAt` turned into text: tasks submitted in one millisecond share it. */
@@ -414,13 +415,13 @@ export class Executor {
     const at = performance.now() + graceMs;
     if (at >= this.#cancelAt) return;
     this.#cancelAt = at;
-    clearTimeout(this.#cancelTimer);
+    this.#cancelTimer?.clear();
     const cancel = () => {
       const reason = new RunyardError(ErrorCodes.CLOSED, 'The executor was closed');
       for (const job of this.#running) job.active!.cancel(reason).catch(noop);
     };
     if (graceMs === 0) cancel();
-    else this.#cancelTimer = setTimeout(cancel, graceMs);
+    else this.#cancelTimer = setLongTimeout(cancel, graceMs);
   }
 
   async #shutdown(): Promise<void> {
@@ -432,8 +433,9 @@ export class Executor {
     }
     this.#admission.sync();
     await this.onIdle();
-    clearTimeout(this.#cancelTimer);
+    this.#cancelTimer?.clear();
     this.#admission.close();
+    await this.#records?.close();
   }
 
   #isIdle(): boolean {

@@ -8,6 +8,7 @@ import {
   checkCountOrInfinity,
   checkFiniteNumber,
   checkFunction,
+  checkKnownKeys,
   checkNonNegativeNumber,
   checkOptionalString,
   checkPlainObject,
@@ -110,6 +111,45 @@ export interface CloseOptions {
 /** The documented defaults of `ResourceLimits` that belong to the executor, for docs tests. */
 export const executorDefaults = { admissionTimeoutMs: 60_000 } as const;
 
+const executorOptionKeys = [
+  'concurrency',
+  'resources',
+  'maxQueue',
+  'store',
+  'logDir',
+  'maxBufferBytes',
+] as const;
+const resourceLimitKeys = [
+  'maxCpuPercent',
+  'maxMemoryPercent',
+  'admissionTimeoutMs',
+  'monitor',
+] as const;
+const submitOptionKeys = ['priority', 'signal', 'parentId', 'name', 'labels', 'id'] as const;
+const runAllOptionKeys = ['failFast', 'onProgress', 'signal', 'priority', 'name'] as const;
+const processTaskKeys = [
+  'command',
+  'args',
+  'cwd',
+  'env',
+  'input',
+  'shell',
+  'name',
+  'timeoutMs',
+  'killGraceMs',
+] as const;
+const functionTaskKeys = ['fn', 'name', 'timeoutMs'] as const;
+
+/**
+ * Rejects keys a `{ command }` or `{ fn }` task does not have (`{ command, timeout: 5 }`), so a
+ * misspelt field is an error rather than a silent no-op.
+ */
+export function checkTaskKeys(field: string, task: unknown): void {
+  if (typeof task !== 'object' || task === null) return;
+  if ('fn' in task) checkKnownKeys(field, task, functionTaskKeys);
+  else if ('command' in task) checkKnownKeys(field, task, processTaskKeys);
+}
+
 /** An executor's options once checked, with every default applied. */
 export interface ExecutorSettings {
   readonly concurrency: number;
@@ -128,6 +168,7 @@ export interface ExecutorSettings {
 /** Checks an `Executor`'s options and applies their defaults, in this one place. */
 export function executorSettings(options: ExecutorOptions): ExecutorSettings {
   checkPlainObject('options', options);
+  checkKnownKeys('options', options, executorOptionKeys);
   checkPositiveInteger('concurrency', options.concurrency);
   checkCountOrInfinity('maxQueue', options.maxQueue);
   if (
@@ -150,6 +191,7 @@ export function executorSettings(options: ExecutorOptions): ExecutorSettings {
   else if (resources instanceof ResourceMonitor) limits = { monitor: resources };
   else {
     checkPlainObject('resources', resources);
+    checkKnownKeys('resources', resources, resourceLimitKeys);
     limits = resources ?? {};
     checkCountOrInfinity('resources.admissionTimeoutMs', limits.admissionTimeoutMs);
     if (limits.monitor !== undefined && !(limits.monitor instanceof ResourceMonitor)) {
@@ -198,6 +240,7 @@ function checkTask(task: unknown, field: string): ProcessTask | FunctionTask {
         : 'a `{ command }` or `{ fn }` task';
     throw invalid(field, expected, task);
   }
+  checkTaskKeys(field, task);
   try {
     const [checked] = normalizeTask(task as ProcessTask | FunctionTask, undefined, undefined);
     if ('fn' in checked) {
@@ -219,6 +262,7 @@ export function checkSubmit(
   const checked = checkTask(task, 'task');
   if (options === undefined) return checked;
   checkPlainObject('options', options);
+  checkKnownKeys('options', options, submitOptionKeys);
   checkFiniteNumber('priority', options.priority);
   checkAbortSignal('signal', options.signal);
   checkOptionalString('parentId', options.parentId);
@@ -239,6 +283,7 @@ export function checkRunAll(
   if (!Array.isArray(tasks)) throw invalid('tasks', 'an array of tasks', tasks);
   if (options !== undefined) {
     checkPlainObject('options', options);
+    checkKnownKeys('options', options, runAllOptionKeys);
     checkBoolean('failFast', options.failFast);
     checkFunction('onProgress', options.onProgress);
     checkAbortSignal('signal', options.signal);
@@ -252,6 +297,7 @@ export function checkRunAll(
 
 export function checkCloseOptions(options: CloseOptions): void {
   checkPlainObject('options', options);
+  checkKnownKeys('options', options, ['cancelRunning', 'graceMs']);
   checkBoolean('cancelRunning', options.cancelRunning);
   checkNonNegativeNumber('graceMs', options.graceMs);
 }

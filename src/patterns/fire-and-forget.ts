@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { ErrorCodes, isRunyardError, RunyardError } from '../core/errors.js';
 import { sleepUnlessAborted } from '../core/sleep.js';
+import { setLongTimeout, sleep } from '../core/timers.js';
 import {
   type FunctionTask,
   isTerminalStatus,
@@ -13,6 +14,7 @@ import {
 } from '../core/types.js';
 import {
   checkArgString,
+  checkKnownKeys,
   checkNonNegativeNumber,
   checkOptionalString,
   checkPlainObject,
@@ -24,19 +26,22 @@ import { defaultHome } from '../store/open-store.js';
 import type { RunPage, RunQuery, RunStore } from '../store/run-store.js';
 import { Executor } from './concurrent.js';
 import { executeTask } from './execute-task.js';
+import { checkTaskKeys } from './executor-options.js';
 import {
-  envFromSpec,
+  FinishedRuns,
   type LaunchOptions,
   queuedRunRecord,
   spawnFailure,
+  type TaskRecord,
+  taskFromSpec,
   terminalPatch,
   validateLaunchOptions,
 } from './launch-record.js';
-import { type RecoverySummary, recoverRuns } from './recovery.js';
-import { retryDelay } from './retry.js';
+import { endLeftovers, type RecoverySummary, recoverRuns } from './recovery.js';
+import { RecordWriter, retryDelay, WriteRetry } from './retry.js';
 import { normalizeTask } from './simple.js';
 
-export type { LaunchOptions } from './launch-record.js';
+export type { LaunchOptions, TaskRecord } from './launch-record.js';
 
 export interface TaskManagerOptions {
   /** Where runs are recorded; the manager does not close it. */
@@ -52,7 +57,10 @@ export interface TaskManagerOptions {
 }
 
 export interface HealthReport {
-  /** False when queued work has not moved for `stuckAfterMs`, or the manager is shut down. */
+  /**
+   * False when queued work has not moved for `stuckAfterMs`, when the store refuses writes
+   * (the runs' changes wait in memory to be written), or when the manager is shut down.
+   */
   healthy: boolean;
   reasons: string[];
   running: number;
@@ -68,6 +76,9 @@ export const taskManagerDefaults = {
   shutdownGraceMs: 5000,
 } as const;
 
+/** The keys of `TaskManagerOptions`. */
+const managerOptionKeys = ['store', 'executor', 'logDir', 'pollMs', 'stuckAfterMs'] as const;
+
 /** A run this manager drives from launch to its terminal status. */
 interface Launch {
   record: RunRecord;
@@ -79,9 +90,9 @@ interface Launch {
   /** Set by `shutdown()`: the run stays queued in the store for the next start. */
   isHeldForRestart: boolean;
   queuedSince: number;
-  /** Store writes of one run happen in order. */
-  writes: Promise<unknown>;
-  done: Promise<RunRecord>;
+  /** Store writes of one run, in order, retried while the store refuses them. */
+  readonly writer: RecordWriter;
+  done: Promise<TaskRecord>;
 }
 
 /**
@@ -105,11 +116,26 @@ export class TaskManager {
   readonly #stuckAfterMs: number;
   readonly #owner: RunOwner = currentOwner();
   readonly #launches = new Map<string, Launch>();
-  #poller: NodeJS.Timeout | undefined;
+  readonly #finished = new FinishedRuns();
+  /** Writes the store refused, tried again together. */
+  readonly #retry = new WriteRetry({
+    onFailure: (error) => {
+      const message = error instanceof Error ? error.message : String(error);
+      // Since the first refusal of this spell: while earlier changes still wait, it goes on.
+      const since = this.#retry.size > 0 ? this.#storeFailure?.since : undefined;
+      this.#storeFailure = { message, since: since ?? Date.now() };
+    },
+  });
+  /** Why the latest write was refused, and since when the store refuses. */
+  #storeFailure: { message: string; since: number } | undefined;
+  #poller: { clear(): void } | undefined;
+  /** The latest `recover()`; the next one waits for it. */
+  #recovery: Promise<unknown> = Promise.resolve();
   #shutdown: Promise<void> | undefined;
 
   constructor(options: TaskManagerOptions) {
     checkPlainObject('options', options);
+    checkKnownKeys('options', options, managerOptionKeys);
     if (options?.store === undefined) throw invalid('store', 'a RunStore', options?.store);
     checkOptionalString('logDir', options.logDir);
     checkNonNegativeNumber('pollMs', options.pollMs);
@@ -130,6 +156,7 @@ export class TaskManager {
   /** Records the run and returns it, queued, before the task runs. */
   async launch(task: TaskSpec, options: LaunchOptions = {}): Promise<RunRecord> {
     if (this.#shutdown) throw new RunyardError(ErrorCodes.CLOSED, 'The task manager is shut down');
+    checkTaskKeys('task', task);
     const [normalized] = normalizeTask(task as ProcessTask | FunctionTask, undefined, undefined);
     validateLaunchOptions(options);
     if (options.idempotencyKey !== undefined) {
@@ -151,12 +178,21 @@ export class TaskManager {
     return structuredClone(record);
   }
 
-  get(id: string): Promise<RunRecord | undefined> {
+  /** The run's record; for a run of this manager whose changes the store refused, as it is here. */
+  async get(id: string): Promise<RunRecord | undefined> {
+    const writer = this.#writerWithPending(id);
+    if (writer) return structuredClone(writer.record);
     return this.#store.get(id);
   }
 
-  list(query?: RunQuery): Promise<RunPage> {
-    return this.#store.list(query);
+  /** Runs from the store, newest first; runs of this manager as `get()` gives them. */
+  async list(query?: RunQuery): Promise<RunPage> {
+    const page = await this.#store.list(query);
+    page.runs = page.runs.map((run) => {
+      const writer = this.#writerWithPending(run.id);
+      return writer ? structuredClone(writer.record) : run;
+    });
+    return page;
   }
 
   /**
@@ -172,38 +208,64 @@ export class TaskManager {
       launch.controller.abort(reason);
       return launch.done;
     }
+    const unwritten = this.#finished.unwritten(id);
+    if (unwritten) return structuredClone(unwritten.record);
     const record = await this.#store.get(id);
     if (!record) throw new RunyardError(ErrorCodes.NOT_FOUND, `No run with id \`${id}\``);
     if (isTerminalStatus(record.status)) return record;
-    const settled = await recoverRuns(this.#store, this.#owner, { only: record, cancel: reason });
-    if (settled.cancelled > 0) return (await this.#store.get(id)) ?? record;
+    if (ownerState(record.owner, this.#owner) === 'dead') {
+      await recoverRuns(this.#store, this.#owner, { only: record, cancel: reason });
+      // Cancelled now, or ended meanwhile by its last try or another process's recovery.
+      const settled = await this.#store.get(id);
+      if (settled && isTerminalStatus(settled.status)) return settled;
+    }
     // Its owner lives: it polls the store and ends the run itself.
-    await this.#store.update(id, { cancelRequestedAt: new Date().toISOString() });
+    try {
+      await this.#store.update(id, { cancelRequestedAt: new Date().toISOString() });
+    } catch (error) {
+      // It ended between the read and the request: a cancel of a finished run changes nothing.
+      if (!isRunyardError(error, 'ERR_CONFLICT')) throw error;
+      const ended = await this.#store.get(id);
+      if (ended && isTerminalStatus(ended.status)) return ended;
+      throw error;
+    }
     return this.wait(id);
   }
 
-  /** Resolves with the run's record once it is terminal. `ERR_NOT_FOUND` for an unknown id. */
-  async wait(id: string): Promise<RunRecord> {
+  /**
+   * Resolves with the run's record once it is terminal; for a function run launched here, with
+   * its return `value`. `ERR_NOT_FOUND` for an unknown id.
+   */
+  async wait(id: string): Promise<TaskRecord> {
     const launch = this.#launches.get(id);
     if (launch) return launch.done;
     for (;;) {
-      const record = await this.#store.get(id);
+      const unwritten = this.#finished.unwritten(id);
+      const record = unwritten ? structuredClone(unwritten.record) : await this.#store.get(id);
       if (!record) throw new RunyardError(ErrorCodes.NOT_FOUND, `No run with id \`${id}\``);
-      if (isTerminalStatus(record.status)) return record;
-      await delay(Math.max(this.#pollMs, 10));
+      if (isTerminalStatus(record.status)) return this.#finished.withValue(record);
+      // It may have been handed to this manager meanwhile (`adopt()`, `recover()`).
+      const adopted = this.#launches.get(id);
+      if (adopted) return adopted.done;
+      await sleep(Math.max(this.#pollMs, 10));
     }
   }
 
   /**
-   * At start: runs whose owner died are marked `interrupted` and their orphaned process trees
-   * ended (a reused pid is never killed); queued process runs are started again here
-   * (at-least-once), queued function runs cannot outlive their process and become `interrupted`.
+   * At start: whatever runs of dead owners left running is ended first (every process carrying
+   * the run's id, a `setsid` daemon included, and the child's process group, whatever the
+   * child itself did; a reused pid is never killed), all runs at once. Then running runs are
+   * marked `interrupted`; queued process runs are started again here (at-least-once), never
+   * beside a first copy that could not be ended; queued function runs cannot outlive their
+   * process and become `interrupted`.
    */
-  async recover(): Promise<RecoverySummary> {
-    const summary = await recoverRuns(this.#store, this.#owner, {
-      requeue: (record) => this.#requeue(record),
-    });
-    return summary;
+  recover(): Promise<RecoverySummary> {
+    // One at a time: two at once could both take over the same queued run.
+    const recovery = this.#recovery.then(() =>
+      recoverRuns(this.#store, this.#owner, { requeue: (record) => this.#requeue(record) }),
+    );
+    this.#recovery = recovery.catch(() => {});
+    return recovery;
   }
 
   /**
@@ -211,7 +273,13 @@ export class TaskManager {
    * stay queued in the store for the next start's `recover()`. Nothing is left running.
    */
   shutdown(options: { graceMs?: number } = {}): Promise<void> {
-    checkNonNegativeNumber('graceMs', options.graceMs);
+    try {
+      checkPlainObject('options', options);
+      checkKnownKeys('options', options, ['graceMs']);
+      checkNonNegativeNumber('graceMs', options.graceMs);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     this.#shutdown ??= this.#stop(options.graceMs ?? taskManagerDefaults.shutdownGraceMs);
     return this.#shutdown;
   }
@@ -220,7 +288,10 @@ export class TaskManager {
     await this.shutdown();
   }
 
-  /** Healthy means work moves: queued work nothing picked up for `stuckAfterMs` is not. */
+  /**
+   * Healthy means work moves and is recorded: queued work nothing picked up for `stuckAfterMs`
+   * is not, nor a store that refuses writes.
+   */
   health(): HealthReport {
     const now = Date.now();
     let running = 0;
@@ -241,6 +312,21 @@ export class TaskManager {
           `run ${launch.record.id} (${launch.record.name}) has waited ${Math.round(waited / 1000)} s for ${why}`,
         );
       }
+    }
+    const failure = this.#storeFailure;
+    const store = this.#store.health?.();
+    const waiting = this.#retry.size;
+    if (failure && waiting > 0) {
+      reasons.unshift(
+        `the run store cannot be written (for ${Math.round((now - failure.since) / 1000)} s): ${
+          failure.message
+        }; the changes of ${waiting} run${waiting === 1 ? '' : 's'} wait in memory and are retried`,
+      );
+    } else if (store && !store.writable && !this.#shutdown) {
+      // Its last write, maybe another part's, failed: the next one of a run here may too.
+      reasons.unshift(
+        `the run store cannot be written: ${store.lastWriteError?.message ?? 'it is read-only or closed'}`,
+      );
     }
     if (this.#shutdown) reasons.unshift('the task manager is shut down');
     return { healthy: reasons.length === 0, reasons, running, queued, oldestQueuedMs: oldest };
@@ -263,6 +349,16 @@ export class TaskManager {
         }`,
       );
     }
+    // Its owner died: a copy it may have started is ended before this one starts.
+    if (state === 'dead') {
+      const [ending] = await endLeftovers([record]);
+      if (ending!.survivors.length > 0) {
+        throw new RunyardError(
+          ErrorCodes.CONFLICT,
+          `Run \`${id}\` cannot be taken over: its processes ${ending!.survivors.join(', ')} still run`,
+        );
+      }
+    }
     await this.#requeue(record);
     return this.#launches.get(id)?.record ?? record;
   }
@@ -270,21 +366,11 @@ export class TaskManager {
   /** Takes over a queued process run whose owner died, and runs it here. */
   async #requeue(record: RunRecord): Promise<void> {
     const spec = record.spec ?? {};
-    const task: ProcessTask = {
-      command: record.command!,
-      args: record.args ?? [],
-      ...(record.cwd !== undefined && { cwd: record.cwd }),
-      ...(spec.env && { env: envFromSpec(spec.env) }),
-      ...(spec.input !== undefined && { input: spec.input }),
-      ...(spec.shell !== undefined && { shell: spec.shell }),
-      ...(spec.timeoutMs !== undefined && { timeoutMs: spec.timeoutMs }),
-      ...(spec.killGraceMs !== undefined && { killGraceMs: spec.killGraceMs }),
-    };
     const taken = await this.#store.update(record.id, {
       owner: this.#owner,
       waitingFor: 'concurrency',
     });
-    this.#drive(taken, task, spec.retries, spec.priority ?? 0);
+    this.#drive(taken, taskFromSpec(record), spec.retries, spec.priority ?? 0);
   }
 
   #drive(
@@ -302,12 +388,13 @@ export class TaskManager {
       output: new OutputLog({ file: join(this.#logDir, `${record.id}.log`), tailLines: 1000 }),
       isHeldForRestart: false,
       queuedSince: Date.now(),
-      writes: Promise.resolve(),
+      writer: new RecordWriter(this.#store, record, this.#retry),
       done: Promise.resolve(record),
     };
     this.#launches.set(record.id, launch);
     launch.done = this.#runAttempts(launch).finally(() => {
       this.#launches.delete(record.id);
+      this.#finished.keepUntilWritten(launch.writer);
       this.#updatePoller();
     });
     // Callers learn the outcome from the store or `wait()`; a store failure is in the log.
@@ -315,7 +402,7 @@ export class TaskManager {
     this.#updatePoller();
   }
 
-  async #runAttempts(launch: Launch): Promise<RunRecord> {
+  async #runAttempts(launch: Launch): Promise<TaskRecord> {
     const { record, controller, output } = launch;
     try {
       for (let attempt = record.attempt; ; attempt++) {
@@ -338,7 +425,7 @@ export class TaskManager {
           launch.retries !== undefined &&
           attempt < launch.retries.attempts &&
           !controller.signal.aborted;
-        if (!canRetry) return await this.#finish(launch, terminalPatch(result));
+        if (!canRetry) return await this.#finish(launch, terminalPatch(result), result.value);
         const waitMs = retryDelay(launch.retries!, attempt);
         output.append('system', `attempt ${attempt} ${result.status}; retrying in ${waitMs} ms`);
         await this.#write(launch, {
@@ -403,7 +490,11 @@ export class TaskManager {
     return outer.status === 'cancelled' ? undefined : outer;
   }
 
-  async #finish(launch: Launch, patch: Partial<RunRecord>): Promise<RunRecord> {
+  /**
+   * Records the run's end. A store that refuses the write for now does not hold the run back:
+   * the record is final here at once, and written when the store takes it.
+   */
+  async #finish(launch: Launch, patch: Partial<RunRecord>, value?: unknown): Promise<TaskRecord> {
     try {
       await this.#write(launch, patch);
     } catch (error) {
@@ -411,29 +502,38 @@ export class TaskManager {
       if (!isRunyardError(error, 'ERR_CONFLICT')) throw error;
       launch.record = (await this.#store.get(launch.record.id)) ?? launch.record;
     }
-    return launch.record;
+    this.#finished.keepValue(launch.record.id, value);
+    return this.#finished.withValue(structuredClone(launch.record));
   }
 
   /** Applies a patch in order with the run's other writes, keeping the latest record. */
-  #write(launch: Launch, patch: Partial<RunRecord>): Promise<RunRecord> {
-    const write = launch.writes.then(() => this.#store.update(launch.record.id, patch));
-    launch.writes = write.catch(() => {});
-    return write.then((record) => {
-      launch.record = record;
-      return record;
-    });
+  async #write(launch: Launch, patch: Partial<RunRecord>): Promise<RunRecord> {
+    const write = launch.writer.write(patch);
+    launch.record = launch.writer.record;
+    const stored = await write;
+    launch.record = launch.writer.record;
+    return stored;
+  }
+
+  /** The writer of a run of this manager that has changes the store has not taken. */
+  #writerWithPending(id: string): RecordWriter | undefined {
+    const writer = this.#launches.get(id)?.writer ?? this.#finished.unwritten(id);
+    return writer?.hasPending ? writer : undefined;
   }
 
   /** Polls the store for cancels asked by other processes, while runs are owned here. */
   #updatePoller(): void {
     if (this.#launches.size === 0 || this.#pollMs === 0) {
-      clearInterval(this.#poller);
+      this.#poller?.clear();
       this.#poller = undefined;
       return;
     }
     if (this.#poller) return;
-    this.#poller = setInterval(() => void this.#pollCancels(), this.#pollMs);
-    this.#poller.unref();
+    const poll = () => {
+      this.#poller = setLongTimeout(poll, this.#pollMs).unref();
+      void this.#pollCancels();
+    };
+    this.#poller = setLongTimeout(poll, this.#pollMs).unref();
   }
 
   /** One query for every active run with a cancel request, whoever owns it; ours are ended. */
@@ -455,6 +555,7 @@ export class TaskManager {
   }
 
   async #stop(graceMs: number): Promise<void> {
+    const deadline = performance.now() + graceMs;
     const launches = [...this.#launches.values()];
     for (const launch of launches) {
       if (launch.record.status !== 'running') {
@@ -463,17 +564,19 @@ export class TaskManager {
       }
     }
     const all = Promise.allSettled(launches.map((launch) => launch.done));
-    let timer: NodeJS.Timeout | undefined;
+    let timer: { clear(): void } | undefined;
     const graceOver = new Promise<'grace-over'>((resolve) => {
-      timer = setTimeout(() => resolve('grace-over'), graceMs);
+      timer = setLongTimeout(() => resolve('grace-over'), graceMs);
     });
     if ((await Promise.race([all, graceOver])) === 'grace-over') {
       for (const launch of this.#launches.values()) launch.controller.abort('shutdown');
     }
-    clearTimeout(timer);
+    timer?.clear();
     await all;
-    clearInterval(this.#poller);
+    this.#poller?.clear();
     this.#poller = undefined;
+    // Ends the store has not taken get what is left of the grace (each try still completes).
+    await this.#retry.giveUpAfter(Math.max(0, deadline - performance.now()));
     if (this.#ownsExecutor) await this.#executor.close();
   }
 }
@@ -481,8 +584,4 @@ export class TaskManager {
 function cancelMessage(launch: Launch, reason: unknown): string {
   const why = typeof reason === 'string' && reason !== 'cancelled' ? `: ${reason}` : '';
   return `\`${launch.record.name}\` was cancelled before it started${why}`;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,3 +1,7 @@
+/**
+ * The records a `TaskManager` writes and keeps: a launched run, its restart spec, its end, and
+ * what it remembers of finished runs.
+ */
 import { basename } from 'node:path';
 import { ErrorCodes, RunyardError } from '../core/errors.js';
 import { newRunId } from '../core/ids.js';
@@ -14,13 +18,12 @@ import type {
 import {
   checkArgString,
   checkFiniteNumber,
+  checkKnownKeys,
   checkOptionalString,
   checkPlainObject,
   invalid,
 } from '../core/validate.js';
-import { validateRetryPolicy } from './retry.js';
-
-/** The records a `TaskManager` writes: a launched run, its restart spec, and its end. */
+import { type RecordWriter, validateRetryPolicy } from './retry.js';
 
 export interface LaunchOptions {
   /** @default the command's basename, or the function's name */
@@ -74,8 +77,21 @@ export function queuedRunRecord(
   return record;
 }
 
+/** The keys of `LaunchOptions`. */
+const launchOptionKeys = [
+  'name',
+  'labels',
+  'params',
+  'retries',
+  'idempotencyKey',
+  'priority',
+  'parentId',
+  'pattern',
+] as const;
+
 export function validateLaunchOptions(options: LaunchOptions): void {
   checkPlainObject('options', options);
+  checkKnownKeys('options', options, launchOptionKeys);
   checkOptionalString('name', options.name);
   checkPlainObject('labels', options.labels);
   for (const [key, value] of Object.entries(options.labels ?? {})) {
@@ -119,10 +135,23 @@ function specOf(task: ProcessTask | FunctionTask, options: LaunchOptions): RunSp
   return Object.keys(spec).length > 0 ? spec : undefined;
 }
 
-export function envFromSpec(
-  env: Record<string, string | null>,
-): Record<string, string | undefined> {
+function envFromSpec(env: Record<string, string | null>): Record<string, string | undefined> {
   return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v ?? undefined]));
+}
+
+/** The task of a queued process run recorded elsewhere, to run it again here. */
+export function taskFromSpec(record: RunRecord): ProcessTask {
+  const spec = record.spec ?? {};
+  return {
+    command: record.command!,
+    args: record.args ?? [],
+    ...(record.cwd !== undefined && { cwd: record.cwd }),
+    ...(spec.env && { env: envFromSpec(spec.env) }),
+    ...(spec.input !== undefined && { input: spec.input }),
+    ...(spec.shell !== undefined && { shell: spec.shell }),
+    ...(spec.timeoutMs !== undefined && { timeoutMs: spec.timeoutMs }),
+    ...(spec.killGraceMs !== undefined && { killGraceMs: spec.killGraceMs }),
+  };
 }
 
 /** The store fields of a finished try. */
@@ -158,4 +187,51 @@ export function spawnFailure(record: RunRecord, error: unknown): RunResult {
     stderr: '',
     ok: false,
   };
+}
+
+/** A run's record as `TaskManager.wait()` gives it. */
+export interface TaskRecord extends RunRecord {
+  /**
+   * What a function task returned. Only on records of runs launched by this manager (its
+   * last 1000 finished runs), never stored: a record read from the store has none.
+   */
+  value?: unknown;
+}
+
+/** How many finished runs' return values `wait()` can still give. */
+const keptValues = 1000;
+
+/**
+ * What a task manager keeps of the runs it finished: the writers of ends the store has not
+ * taken yet (so this process answers with them meanwhile), and function runs' return values.
+ */
+export class FinishedRuns {
+  readonly #unwritten = new Map<string, RecordWriter>();
+  /** Oldest first. */
+  readonly #values = new Map<string, unknown>();
+
+  /** The writer of a finished run whose changes the store has not taken. */
+  unwritten(id: string): RecordWriter | undefined {
+    return this.#unwritten.get(id);
+  }
+
+  /** Keeps a finished run's writer while it has changes to write. */
+  keepUntilWritten(writer: RecordWriter): void {
+    if (!writer.hasPending) return;
+    const id = writer.record.id;
+    this.#unwritten.set(id, writer);
+    void writer.drained().then(() => this.#unwritten.delete(id));
+  }
+
+  keepValue(id: string, value: unknown): void {
+    if (value === undefined) return;
+    this.#values.set(id, value);
+    if (this.#values.size > keptValues) this.#values.delete(this.#values.keys().next().value!);
+  }
+
+  /** The record with the run's return value, when one is kept. */
+  withValue(record: RunRecord): TaskRecord {
+    const value = this.#values.get(record.id);
+    return value === undefined ? record : { ...record, value };
+  }
 }

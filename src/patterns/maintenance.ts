@@ -1,8 +1,9 @@
 import { readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { RunRecord, TaskContext } from '../core/types.js';
+import type { TaskContext } from '../core/types.js';
 import {
   checkArgString,
+  checkKnownKeys,
   checkNonNegativeNumber,
   checkPlainObject,
   invalid,
@@ -86,6 +87,7 @@ export async function pruneRuns(options: {
   readonly keepLast?: number;
 }): Promise<PruneRunsResult> {
   checkPlainObject('options', options);
+  checkKnownKeys('options', options, ['store', 'logDir', 'olderThanMs', 'keepLast']);
   checkArgString('logDir', options.logDir, { nonEmpty: true });
   checkNonNegativeNumber('olderThanMs', options.olderThanMs);
   if (options.olderThanMs === undefined) {
@@ -124,6 +126,7 @@ export async function removeOrphanLogs(options: {
   readonly now?: number;
 }): Promise<{ logFiles: number; errors: string[] }> {
   checkPlainObject('options', options);
+  checkKnownKeys('options', options, ['store', 'logDir', 'minAgeMs', 'now']);
   checkArgString('logDir', options.logDir, { nonEmpty: true });
   checkNonNegativeNumber('minAgeMs', options.minAgeMs);
   const minAgeMs = options.minAgeMs ?? maintenanceDefaults.orphanLogMinAgeMs;
@@ -166,26 +169,10 @@ export async function removeOrphanLogs(options: {
 export async function recoverStaleRuns(
   store: RunStore,
 ): Promise<{ interrupted: number; orphansEnded: number }> {
-  const self = currentOwner();
-  const summary = { interrupted: 0, orphansEnded: 0 };
-  const runs: RunRecord[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await store.list({
-      status: ['queued', 'running'],
-      limit: 1000,
-      ...(cursor && { cursor }),
-    });
-    runs.push(...page.runs);
-    cursor = page.nextCursor;
-  } while (cursor);
-  for (const run of runs) {
-    if (run.status === 'queued' && run.command) continue;
-    const recovered = await recoverRuns(store, self, { only: run });
-    summary.interrupted += recovered.interrupted;
-    summary.orphansEnded += recovered.orphansEnded;
-  }
-  return summary;
+  const { interrupted, orphansEnded } = await recoverRuns(store, currentOwner(), {
+    leaveQueued: true,
+  });
+  return { interrupted, orphansEnded };
 }
 
 /**
@@ -216,6 +203,14 @@ export async function optimizeStore(store: RunStore): Promise<boolean> {
  */
 export function addMaintenance(scheduler: Scheduler, options: MaintenanceOptions): Schedule[] {
   checkPlainObject('options', options);
+  checkKnownKeys('options', options, [
+    'store',
+    'logDir',
+    'retentionDays',
+    'keepLast',
+    'orphanLogMinAgeMs',
+    'everyMs',
+  ]);
   if (typeof options?.store?.prune !== 'function') {
     throw invalid('store', 'a RunStore', options?.store);
   }
@@ -229,14 +224,8 @@ export function addMaintenance(scheduler: Scheduler, options: MaintenanceOptions
   }
   checkNonNegativeNumber('orphanLogMinAgeMs', options.orphanLogMinAgeMs);
   checkPlainObject('everyMs', options.everyMs);
+  checkKnownKeys('everyMs', options.everyMs, Object.keys(maintenanceJobs));
   for (const [job, value] of Object.entries(options.everyMs ?? {})) {
-    if (!Object.hasOwn(maintenanceJobs, job)) {
-      throw invalid(
-        `everyMs.${job}`,
-        `absent: jobs are ${Object.keys(maintenanceJobs).join(', ')}`,
-        value,
-      );
-    }
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 1) {
       throw invalid(`everyMs.${job}`, 'a positive number of milliseconds', value);
     }

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { type Clock, systemClock } from '../core/clock.js';
-import { checkFunction, checkPlainObject, invalid } from '../core/validate.js';
+import { type LongTimer, setLongTimeout } from '../core/timers.js';
+import { checkFunction, checkKnownKeys, checkPlainObject, invalid } from '../core/validate.js';
 
 /** CPU and memory as a sampler sees them. */
 export interface ResourceSample {
@@ -65,10 +66,18 @@ export class ResourceMonitor {
   readonly #sample: () => ResourceSample;
   readonly #listeners = new Set<(snapshot: ResourceSnapshot) => void>();
   #snapshot: ResourceSnapshot;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: LongTimer | undefined;
+  #isClosed = false;
 
   constructor(options: ResourceMonitorOptions = {}) {
     checkPlainObject('options', options);
+    checkKnownKeys('options', options, [
+      'maxCpuPercent',
+      'maxMemoryPercent',
+      'sampleMs',
+      'clock',
+      'sample',
+    ]);
     checkPercent('maxCpuPercent', options.maxCpuPercent);
     checkPercent('maxMemoryPercent', options.maxMemoryPercent);
     if (
@@ -100,8 +109,7 @@ export class ResourceMonitor {
       loadAvg: Object.freeze(os.loadavg()),
       sampledAt: this.#clock.now(),
     };
-    this.#timer = setInterval(() => this.refresh(), this.sampleMs);
-    this.#timer.unref();
+    this.#schedule();
   }
 
   /** The latest sample. Cheap: nothing is measured on the call. */
@@ -149,13 +157,22 @@ export class ResourceMonitor {
 
   /** Stops sampling; the last snapshot stays readable. Idempotent. */
   close(): void {
-    clearInterval(this.#timer);
+    this.#isClosed = true;
+    this.#timer?.clear();
     this.#timer = undefined;
     this.#listeners.clear();
   }
 
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  /** The next sample, one timer at a time, whatever `sampleMs` is (an interval clamps past 2³¹ ms). */
+  #schedule(): void {
+    this.#timer = setLongTimeout(() => {
+      this.refresh();
+      if (!this.#isClosed) this.#schedule();
+    }, this.sampleMs).unref();
   }
 
   #take(): ResourceSnapshot | undefined {

@@ -826,21 +826,35 @@ describe('Executor: store and log files', () => {
     }
   });
 
-  it('a failing store is reported, and the task still runs and settles', async () => {
+  it('a failing store is reported, the task still runs and settles, and its record is retried until close()', async () => {
     const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
     try {
       const memory = new MemoryStore();
+      let creates = 0;
       const broken: RunStore = Object.assign(Object.create(memory) as RunStore, {
-        create: () => Promise.reject(new RunyardError('ERR_STORE', 'disk full')),
+        create: () => {
+          creates++;
+          return Promise.reject(new RunyardError('ERR_STORE', 'disk full'));
+        },
+        get: memory.get.bind(memory),
         update: memory.update.bind(memory),
       });
       const ex = executor({ store: broken });
       await expect(ex.submit({ fn: () => 'still ran' })).resolves.toMatchObject({
         value: 'still ran',
       });
-      // Reported once per run: the writes after a failed one are skipped.
+      // Reported once: the writes after a failed one are skipped, its end is retried.
       expect(logged).toHaveBeenCalledTimes(1);
       expect(String(logged.mock.calls[0]![0])).toContain('could not record run');
+      const deadline = Date.now() + 20_000;
+      while (creates < 3 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect(creates).toBeGreaterThanOrEqual(3);
+      // Closing gives up after one last try, and says so.
+      await ex.close();
+      expect(logged).toHaveBeenCalledTimes(2);
+      expect(String(logged.mock.calls[1]![0])).toContain('could not record run');
     } finally {
       logged.mockRestore();
     }
@@ -928,6 +942,81 @@ describe('Executor: validation', () => {
     }
     expect(fn).not.toHaveBeenCalled();
     expect(ex.stats).toMatchObject({ running: 0, queued: 0, succeeded: 0 });
+  });
+});
+
+describe('Executor: unknown option keys', () => {
+  it.each([
+    [{ concurency: 2 }, 'Unknown option `concurency`: did you mean `concurrency`?'],
+    [{ maxQueu: 2 }, 'Unknown option `maxQueu`: did you mean `maxQueue`?'],
+    [
+      { resources: { admissionTimeout: 5 } },
+      'Unknown option `resources.admissionTimeout`: did you mean `admissionTimeoutMs`?',
+    ],
+  ])('new Executor(%j) is refused', (options, message) => {
+    expect(() => new Executor(options as ExecutorOptions)).toThrow(message);
+  });
+
+  it('submit, runAll, close and the tasks themselves refuse unknown keys, starting nothing', async () => {
+    const ex = executor();
+    const fn = vi.fn();
+    const cases: [Promise<unknown>, string][] = [
+      [
+        ex.submit({ command: 'true', timeout: 5 } as never),
+        'Unknown option `task.timeout`: did you mean `timeoutMs`?',
+      ],
+      [ex.submit({ fn, nmae: 'x' } as never), 'Unknown option `task.nmae`: did you mean `name`?'],
+      [
+        ex.runAll([{ fn }, { fn, timeout: 1 } as never]),
+        'Unknown option `tasks[1].timeout`: did you mean `timeoutMs`?',
+      ],
+      [
+        ex.submit({ fn }, { priorty: 1 } as never),
+        'Unknown option `priorty`: did you mean `priority`?',
+      ],
+      [ex.runAll([{ fn }], { failfast: true } as never), 'did you mean `failFast`?'],
+      [ex.close({ grace: 1 } as never), 'Unknown option `grace`: did you mean `graceMs`?'],
+    ];
+    for (const [promise, message] of cases) {
+      const error = await rejection(promise);
+      expect(error.code).toBe('ERR_INVALID');
+      expect(error.message).toContain(message);
+    }
+    expect(fn).not.toHaveBeenCalled();
+  });
+});
+
+describe('Executor: durations past 2^31 ms', () => {
+  it('an admissionTimeoutMs of 30 days keeps a task waiting, not failed at once', async () => {
+    const { monitor } = fakeMonitor({ cpuPercent: 100 });
+    const ex = executor({
+      concurrency: 2,
+      resources: { monitor, admissionTimeoutMs: 30 * 86_400_000 },
+    });
+    const quick = executor({ concurrency: 2, resources: { monitor, admissionTimeoutMs: 5 } });
+    const held = heldTask();
+    const heldQuick = heldTask('held-quick');
+    const first = ex.submit(held.task);
+    const firstQuick = quick.submit(heldQuick.task);
+    await Promise.all([held.started, heldQuick.started]);
+    const waiting = ex.submit({ name: 'patient', fn: () => 'ran' });
+    // Against an executor that gives up after 5 ms: by then the patient task still waits.
+    expect(await quick.submit({ name: 'impatient', fn: () => 'ran' })).toMatchObject({
+      error: { code: 'ERR_RESOURCES' },
+    });
+    expect(ex.stats).toMatchObject({ queued: 1, failed: 0, waitingFor: { resources: 1 } });
+    held.release();
+    heldQuick.release();
+    await Promise.all([first, firstQuick]);
+    expect(await waiting).toMatchObject({ status: 'succeeded', value: 'ran' });
+    monitor.close();
+  });
+
+  it('close({ cancelRunning, graceMs: 30 days }) lets a running task finish', async () => {
+    const ex = executor();
+    const run = ex.submit({ command: node, args: [fixture('ticker.js'), '3', '20'] });
+    await ex.close({ cancelRunning: true, graceMs: 30 * 86_400_000 });
+    expect(await run).toMatchObject({ status: 'succeeded', output: { lines: 3 } });
   });
 });
 

@@ -108,6 +108,20 @@ describe.each([
     expect(done.error?.message).toContain('row 12 has no date');
   });
 
+  it("wait() gives a function run's return value, kept here and never stored", async () => {
+    const manager = managerWith(store);
+    const run = await manager.launch({ name: 'count', fn: () => ({ rows: 3 }) });
+    expect(await manager.wait(run.id)).toMatchObject({ status: 'succeeded', value: { rows: 3 } });
+    // Asked again once the run is over, from the store's record.
+    const again = await manager.wait(run.id);
+    expect(again.value).toEqual({ rows: 3 });
+    const stored = await store.get(run.id);
+    expect(stored).not.toHaveProperty('value');
+    expect(again).toEqual({ ...stored, value: { rows: 3 } });
+    const program = await manager.launch({ command: node, args: [fixture('exit-with.js'), '0'] });
+    expect(await manager.wait(program.id)).not.toHaveProperty('value');
+  });
+
   it('cancel ends a running tree, cancels a queued run before it starts, and is idempotent', async () => {
     const manager = managerWith(store, { concurrency: 1 });
     const running = await manager.launch({
@@ -223,6 +237,121 @@ describe.each([
     expect(health).toMatchObject({ healthy: false, running: 1, queued: 1 });
     expect(health.reasons[0]).toContain(`run ${stuck.id} (node) has waited`);
     expect(health.reasons[0]).toContain('for concurrency');
+  });
+});
+
+describe('TaskManager options', () => {
+  it('refuses unknown keys in its options, launch options, retries and tasks', async () => {
+    const store = new MemoryStore();
+    cleanup.push(() => store.close());
+    expect(() => new TaskManager({ store, pollEvery: 5 } as never)).toThrow(
+      'Unknown option `pollEvery`',
+    );
+    expect(() => new TaskManager({ store, stuckAfter: 5 } as never)).toThrow(
+      'Unknown option `stuckAfter`: did you mean `stuckAfterMs`?',
+    );
+    const manager = managerWith(store);
+    const cases: [Promise<unknown>, string][] = [
+      [
+        manager.launch({ command: 'true', timeout: 5 } as never),
+        'Unknown option `task.timeout`: did you mean `timeoutMs`?',
+      ],
+      [
+        manager.launch({ fn: () => 1, nmae: 'x' } as never),
+        'Unknown option `task.nmae`: did you mean `name`?',
+      ],
+      [
+        manager.launch({ command: 'true' }, { lables: { a: 'b' } } as never),
+        'Unknown option `lables`: did you mean `labels`?',
+      ],
+      [
+        manager.launch({ command: 'true' }, { retries: { attempts: 2, backoff: 5 } } as never),
+        'Unknown option `retries.backoff`: did you mean `backoffMs`?',
+      ],
+      [manager.shutdown({ grace: 5 } as never), 'Unknown option `grace`: did you mean `graceMs`?'],
+    ];
+    for (const [promise, message] of cases) {
+      await expect(promise).rejects.toMatchObject({
+        code: 'ERR_INVALID',
+        message: expect.stringContaining(message),
+      });
+    }
+    expect((await store.list({})).runs).toEqual([]);
+  });
+});
+
+describe('TaskManager durations past 2^31 ms', () => {
+  const month = 30 * 86_400_000;
+
+  it('a 30-day backoff does not retry at once', async () => {
+    const store = new MemoryStore();
+    cleanup.push(() => store.close());
+    const manager = managerWith(store);
+    const slow = await manager.launch(
+      { command: node, args: [fixture('fail-until.js'), join(dir, 'slow'), '2'] },
+      { retries: { attempts: 2, backoffMs: month, maxBackoffMs: month } },
+    );
+    // Against a run that needs two 1 ms backoffs: by its end the slow one has tried once.
+    const quick = await manager.launch(
+      { command: node, args: [fixture('fail-until.js'), join(dir, 'quick'), '3'] },
+      { retries: { attempts: 3, backoffMs: 1 } },
+    );
+    expect(await manager.wait(quick.id)).toMatchObject({ status: 'succeeded', attempt: 3 });
+    expect(await store.get(slow.id)).toMatchObject({
+      status: 'queued',
+      waitingFor: 'retry-backoff',
+      attempt: 2,
+    });
+    expect(await readFile(join(dir, 'slow'), 'utf8')).toBe('1');
+    const log = await readFile(join(dir, 'logs', `${slow.id}.log`), 'utf8');
+    expect(log).toMatch(/attempt 1 failed; retrying in \d{10} ms/);
+  });
+
+  it('a 30-day pollMs does not poll the store at once and again', async () => {
+    const inner = new MemoryStore();
+    cleanup.push(() => inner.close());
+    let polls = 0;
+    const store = new Proxy(inner, {
+      get(target, key) {
+        if (key === 'list') {
+          return (query: { cancelRequested?: boolean }) => {
+            if (query?.cancelRequested) polls++;
+            return target.list(query as never);
+          };
+        }
+        const value = Reflect.get(target, key);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const executor = new Executor({ concurrency: 1, resources: false });
+    const manager = new TaskManager({ store, executor, logDir: join(dir, 'logs'), pollMs: month });
+    cleanup.push(async () => {
+      await manager.shutdown({ graceMs: 0 });
+      await executor.close();
+    });
+    const run = await manager.launch({ command: node, args: [fixture('ticker.js'), '5', '20'] });
+    expect(await manager.wait(run.id)).toMatchObject({ status: 'succeeded' });
+    expect(polls).toBe(0);
+  });
+
+  it('shutdown({ graceMs: 30 days }) lets a running run finish', async () => {
+    const store = new MemoryStore();
+    cleanup.push(() => store.close());
+    const manager = managerWith(store);
+    const run = await manager.launch({ command: node, args: [fixture('ticker.js'), '3', '20'] });
+    await untilStatus(store, run.id, 'running');
+    await manager.shutdown({ graceMs: month });
+    expect(await store.get(run.id)).toMatchObject({ status: 'succeeded', output: { lines: 3 } });
+  });
+
+  it('a 30-day stuckAfterMs reports nothing stuck', async () => {
+    const store = new MemoryStore();
+    cleanup.push(() => store.close());
+    const manager = managerWith(store, { concurrency: 1, stuckAfterMs: month });
+    const blocker = await manager.launch({ command: node, args: [fixture('forever.js')] });
+    await untilStatus(store, blocker.id, 'running');
+    await manager.launch({ command: node, args: [fixture('exit-with.js'), '0'] });
+    expect(manager.health()).toMatchObject({ healthy: true, running: 1, queued: 1 });
   });
 });
 

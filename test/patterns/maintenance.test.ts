@@ -313,4 +313,25 @@ describe('addMaintenance', () => {
     ).toThrow(/`everyMs.vacuum`/);
     expect(scheduler.list()).toEqual([]);
   });
+
+  it('refuses unknown option keys, suggesting the near name', async () => {
+    const scheduler = new Scheduler();
+    expect(() => addMaintenance(scheduler, { store, logDir, retentionDay: 3 } as never)).toThrow(
+      'Unknown option `retentionDay`: did you mean `retentionDays`?',
+    );
+    expect(() =>
+      addMaintenance(scheduler, { store, logDir, everyMs: { pruneRun: 5 } } as never),
+    ).toThrow('Unknown option `everyMs.pruneRun`: did you mean `pruneRuns`?');
+    expect(scheduler.list()).toEqual([]);
+    await expect(
+      pruneRuns({ store, logDir, olderThanMs: 1, keeplast: 2 } as never),
+    ).rejects.toMatchObject({
+      code: 'ERR_INVALID',
+      message: expect.stringContaining('`keepLast`?'),
+    });
+    await expect(removeOrphanLogs({ store, logDir, minAge: 2 } as never)).rejects.toMatchObject({
+      code: 'ERR_INVALID',
+      message: expect.stringContaining('`minAgeMs`?'),
+    });
+  });
 });

@@ -93,6 +93,26 @@ describe('ResourceMonitor', () => {
     expect(m.snapshot()).toBe(snapshot);
   });
 
+  it('a sampleMs past 2^31 ms does not sample at once and again', async () => {
+    let calls = 0;
+    monitor({
+      sampleMs: 30 * 86_400_000,
+      sample: () => {
+        calls++;
+        return sampler({})();
+      },
+    });
+    // Against a monitor sampling every 5 ms: by its fifth sample the slow one has only the first.
+    let quickCalls = 0;
+    const quick = monitor({ sampleMs: 5, sample: sampler({}) });
+    await new Promise<void>((resolve) => {
+      quick.subscribe(() => {
+        if (++quickCalls === 5) resolve();
+      });
+    });
+    expect(calls).toBe(1);
+  });
+
   it('refresh() samples now; unsubscribe and close() stop the calls', () => {
     const m = monitor({ sample: sampler({}), sampleMs: 1e8 });
     const listener = vi.fn();
@@ -149,6 +169,14 @@ describe('ResourceMonitor', () => {
     [{ sampleMs: 0 }, 'Expected `sampleMs` to be a finite number of at least 1, got `0` (number)'],
     [{ sample: 'fast' }, 'Expected `sample` to be a function, got `"fast"` (string)'],
     [{ clock: {} }, 'Expected `clock` to be an object with a `now()` method, got `{}` (object)'],
+    [
+      { sampleEvery: 5 },
+      'Unknown option `sampleEvery`. Known options: maxCpuPercent, maxMemoryPercent, sampleMs, clock, sample',
+    ],
+    [
+      { maxCpu: 50 },
+      'Unknown option `maxCpu`: did you mean `maxCpuPercent`? Known options: maxCpuPercent, maxMemoryPercent, sampleMs, clock, sample',
+    ],
   ])('rejects %j', (options, message) => {
     let thrown: unknown;
     try {
