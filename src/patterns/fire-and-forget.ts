@@ -366,10 +366,12 @@ export class TaskManager {
   /** Takes over a queued process run whose owner died, and runs it here. */
   async #requeue(record: RunRecord): Promise<void> {
     const spec = record.spec ?? {};
-    const taken = await this.#store.update(record.id, {
-      owner: this.#owner,
-      waitingFor: 'concurrency',
-    });
+    // Only if the owner is still the one read: a second process adopting it at once loses.
+    const taken = await this.#store.update(
+      record.id,
+      { owner: this.#owner, waitingFor: 'concurrency' },
+      { ifOwner: record.owner ?? null },
+    );
     this.#drive(taken, taskFromSpec(record), spec.retries, spec.priority ?? 0);
   }
 

@@ -65,17 +65,19 @@ export async function recoverRuns(
   const candidates = all.filter(
     (record) =>
       ownerState(record.owner, self) === 'dead' &&
-      !(options.leaveQueued && record.status === 'queued' && record.command),
+      !(options.leaveQueued && record.status === 'queued' && record.command && isLaunched(record)),
   );
   if (candidates.length === 0) return summary;
-  const endings = await endLeftovers(candidates);
-  for (const [i, record] of candidates.entries()) {
+  const claimed = await claim(store, candidates, self);
+  const endings = await endLeftovers(claimed);
+  for (const [i, record] of claimed.entries()) {
     const { signalled, survivors } = endings[i]!;
     if (signalled > 0) summary.orphansEnded++;
     if (
       options.cancel === undefined &&
       record.status === 'queued' &&
       record.command &&
+      isLaunched(record) &&
       options.requeue &&
       survivors.length === 0
     ) {
@@ -83,7 +85,8 @@ export async function recoverRuns(
       summary.requeued++;
       continue;
     }
-    const owner = record.owner ? `pid ${record.owner.pid}` : 'an unknown process';
+    const dead = candidates.find((candidate) => candidate.id === record.id)!.owner;
+    const owner = dead ? `pid ${dead.pid}` : 'an unknown process';
     const left =
       survivors.length === 0 ? '' : `; its processes ${survivors.join(', ')} could not be ended`;
     const patch: Partial<RunRecord> =
@@ -105,19 +108,51 @@ export async function recoverRuns(
             },
           };
     try {
-      await store.update(record.id, {
-        ...patch,
-        waitingFor: undefined,
-        finishedAt: new Date().toISOString(),
-      });
+      await store.update(
+        record.id,
+        { ...patch, waitingFor: undefined, finishedAt: new Date().toISOString() },
+        { ifOwner: self },
+      );
       if (patch.status === 'cancelled') summary.cancelled++;
       else summary.interrupted++;
     } catch (error) {
-      // Another process recovered it first.
+      // It ended meanwhile (a cancel through the store, say): nothing is left to settle.
       if (!isRunyardError(error, 'ERR_CONFLICT')) throw error;
     }
   }
   return summary;
+}
+
+/**
+ * Takes each dead owner's run over before anything is ended or started: the owner is swapped
+ * for `self` only if it is still the dead one that was read, so when two processes recover at
+ * once each run goes to one of them, and only that one ends its leftovers and starts it again.
+ * Runs another process took first, or that ended meanwhile, are left out.
+ */
+async function claim(
+  store: RunStore,
+  candidates: readonly RunRecord[],
+  self: RunOwner,
+): Promise<RunRecord[]> {
+  const claimed: RunRecord[] = [];
+  for (const record of candidates) {
+    try {
+      claimed.push(
+        await store.update(record.id, { owner: self }, { ifOwner: record.owner ?? null }),
+      );
+    } catch (error) {
+      if (!isRunyardError(error, 'ERR_CONFLICT')) throw error;
+    }
+  }
+  return claimed;
+}
+
+/**
+ * Runs a `TaskManager` launched (or a schedule fired through one) can start again; the queued
+ * tasks of an Executor batch or a pool died with the caller waiting for them.
+ */
+function isLaunched(record: RunRecord): boolean {
+  return record.pattern === 'fire-and-forget' || record.pattern === 'periodic';
 }
 
 /**

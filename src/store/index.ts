@@ -8,6 +8,7 @@ export type {
   RunStats,
   RunStore,
   StoreHealth,
+  UpdateOptions,
 } from './run-store.js';
 export type { SqliteStoreOptions } from './sqlite-options.js';
 export { SqliteStore } from './sqlite-store.js';

@@ -18,15 +18,23 @@ import type {
   RunStats,
   RunStore,
   StoreHealth,
+  UpdateOptions,
 } from './run-store.js';
 import {
   activeError,
   closedError,
   conflictError,
   notFoundError,
+  ownerChangedError,
   terminalError,
 } from './store-errors.js';
-import { applyPatch, checkRunPatch, checkRunRecord } from './validate-record.js';
+import {
+  applyPatch,
+  checkRunPatch,
+  checkRunRecord,
+  checkUpdateOptions,
+  isOwnedBy,
+} from './validate-record.js';
 
 export interface MemoryStoreOptions {
   /** Where `prune({ olderThan: ageMs })` counts ages from. @default systemClock */
@@ -124,14 +132,16 @@ export class MemoryStore implements RunStore {
     return copy(stored);
   }
 
-  async update(id: string, patch: RunPatch): Promise<RunRecord> {
+  async update(id: string, patch: RunPatch, options?: UpdateOptions): Promise<RunRecord> {
     this.#checkOpen();
     checkArgString('id', id);
     checkRunPatch(patch);
+    checkUpdateOptions(options);
     const entry = this.#runs.get(id);
     if (entry === undefined) throw notFoundError(id);
     const current = entry.record;
     if (isTerminalStatus(current.status)) throw terminalError(id, current.status);
+    if (!isOwnedBy(current, options?.ifOwner)) throw ownerChangedError(id);
     const next = copy(applyPatch(current, patch));
     const oldKey = current.idempotencyKey;
     const newKey = next.idempotencyKey;

@@ -1,5 +1,5 @@
 import type { RunyardError } from '../core/errors.js';
-import type { Pattern, RunRecord, RunStatus } from '../core/types.js';
+import type { Pattern, RunOwner, RunRecord, RunStatus } from '../core/types.js';
 import { invalid } from '../core/validate.js';
 
 /** Which runs `list()` returns. Every filter is optional; results are newest first. */
@@ -33,6 +33,15 @@ export interface RunPage {
 
 /** Fields `update()` may change; `id` and `createdAt` never change. */
 export type RunPatch = Partial<Omit<RunRecord, 'id' | 'createdAt'>>;
+
+export interface UpdateOptions {
+  /**
+   * Change the run only while this process is its recorded owner (`null`: while it has none),
+   * else `ERR_CONFLICT`: a compare-and-set, so two processes taking over one dead owner's run
+   * cannot both win.
+   */
+  readonly ifOwner?: RunOwner | null;
+}
 
 export interface PruneOptions {
   /** Delete terminal runs created before this (a Date, an ISO string, or an age in ms). */
@@ -71,7 +80,7 @@ export interface RunStore {
    * Changes a run and returns it as stored. `ERR_NOT_FOUND` for an unknown id; `ERR_CONFLICT`
    * when the run is already terminal (its status and fields never change again).
    */
-  update(id: string, patch: RunPatch): Promise<RunRecord>;
+  update(id: string, patch: RunPatch, options?: UpdateOptions): Promise<RunRecord>;
   get(id: string): Promise<RunRecord | undefined>;
   /** The run launched with this idempotency key, if any. */
   findByIdempotencyKey(key: string): Promise<RunRecord | undefined>;

@@ -1,4 +1,4 @@
-import type { RunRecord } from '../core/types.js';
+import type { RunOwner, RunRecord } from '../core/types.js';
 import type { NormalizedQuery } from './query.js';
 import type { RunPatch } from './run-store.js';
 
@@ -116,7 +116,7 @@ const mirroredColumns: Partial<Record<keyof RunRecord, (value: unknown) => [stri
  * Field names come from a checked patch and are written into the JSON paths; values are
  * parameters, passed as JSON text. Fields are sorted so one shape of patch is one statement.
  */
-export function updateSql(id: string, patch: RunPatch): Sql {
+export function updateSql(id: string, patch: RunPatch, ifOwner?: RunOwner | null): Sql {
   const fields = Object.keys(patch).sort() as (keyof RunPatch)[];
   const sets: string[] = [];
   const params: unknown[] = [];
@@ -141,8 +141,14 @@ export function updateSql(id: string, patch: RunPatch): Sql {
   if (removals.length > 0) data = `json_remove(${data}, ${removals.join(', ')})`;
   sets.push(`data = ${data}`);
   params.push(...jsonParams, id);
+  // The owner as it was read: a compare-and-set, so a takeover by another process loses.
+  let guard = '';
+  if (ifOwner !== undefined) {
+    guard = ` AND owner_pid IS ? AND owner_host IS ? AND json_extract(data, '$.owner.startTime') IS ?`;
+    params.push(ifOwner?.pid ?? null, ifOwner?.host ?? null, ifOwner?.startTime ?? null);
+  }
   return {
-    text: `UPDATE runs SET ${sets.join(', ')} WHERE id = ? AND status IN ${ACTIVE_STATUSES_SQL} RETURNING data`,
+    text: `UPDATE runs SET ${sets.join(', ')} WHERE id = ? AND status IN ${ACTIVE_STATUSES_SQL}${guard} RETURNING data`,
     params,
   };
 }

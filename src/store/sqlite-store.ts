@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import type { Clock } from '../core/clock.js';
 import { ErrorCodes, isRunyardError, RunyardError } from '../core/errors.js';
-import type { RunRecord, RunStatus } from '../core/types.js';
+import { isTerminalStatus, type RunRecord, type RunStatus } from '../core/types.js';
 import { checkArgString } from '../core/validate.js';
 import { Checkpointer } from './checkpointer.js';
 import { checkSchema, migrate } from './migrate.js';
@@ -25,6 +25,7 @@ import type {
   RunStats,
   RunStore,
   StoreHealth,
+  UpdateOptions,
 } from './run-store.js';
 import { openConnection } from './sqlite-driver.js';
 import { type ErrorContext, isConstraintError, storeError } from './sqlite-errors.js';
@@ -44,9 +45,10 @@ import {
   closedError,
   conflictError,
   notFoundError,
+  ownerChangedError,
   terminalError,
 } from './store-errors.js';
-import { checkRunPatch, checkRunRecord } from './validate-record.js';
+import { checkRunPatch, checkRunRecord, checkUpdateOptions } from './validate-record.js';
 
 /** WAL pages past which a commit checkpoints inline: SQLite's default, used until a checkpointer runs. */
 const INLINE_CHECKPOINT_PAGES = 1000;
@@ -218,11 +220,12 @@ export class SqliteStore implements RunStore {
     });
   }
 
-  update(id: string, patch: RunPatch): Promise<RunRecord> {
+  update(id: string, patch: RunPatch, options?: UpdateOptions): Promise<RunRecord> {
     return this.#submit(true, () => {
       checkArgString('id', id);
       checkRunPatch(patch);
-      const sql = updateSql(id, patch);
+      checkUpdateOptions(options);
+      const sql = updateSql(id, patch, options?.ifOwner);
       const relabel = Object.hasOwn(patch, 'labels');
       const labels = Object.entries(patch.labels ?? {});
       const key = patch.idempotencyKey;
@@ -237,7 +240,8 @@ export class SqliteStore implements RunStore {
         }
         if (data === undefined) {
           const status = this.#statements.status.get(id) as RunStatus | undefined;
-          throw status === undefined ? notFoundError(id) : terminalError(id, status);
+          if (status === undefined) throw notFoundError(id);
+          throw isTerminalStatus(status) ? terminalError(id, status) : ownerChangedError(id);
         }
         return this.#parse(data);
       };

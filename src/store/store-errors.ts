@@ -17,6 +17,14 @@ export function conflictError(id: string, taken?: { key: string; holder: string 
 }
 
 /** An update of a run that has finished: its status and fields never change again. */
+/** The run changed hands since the caller read it: another process took it over. */
+export function ownerChangedError(id: string): RunyardError {
+  return new RunyardError(
+    ErrorCodes.CONFLICT,
+    `Run ${JSON.stringify(id)} is no longer owned by the process it was read with: another process took it over`,
+  );
+}
+
 export function terminalError(id: string, status: RunStatus): RunyardError {
   return new RunyardError(
     ErrorCodes.CONFLICT,

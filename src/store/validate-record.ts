@@ -1,7 +1,12 @@
 import type { Pattern, RunRecord, RunStatus, WaitingFor } from '../core/types.js';
 import { terminalStatuses } from '../core/types.js';
-import { checkArgString, checkNonNegativeNumber, invalid } from '../core/validate.js';
-import type { RunPatch } from './run-store.js';
+import {
+  checkArgString,
+  checkKnownKeys,
+  checkNonNegativeNumber,
+  invalid,
+} from '../core/validate.js';
+import type { RunPatch, UpdateOptions } from './run-store.js';
 
 /** Every status, active ones first. */
 export const runStatuses: readonly RunStatus[] = ['queued', 'running', ...terminalStatuses];
@@ -285,6 +290,26 @@ export function checkRunPatch(patch: unknown): asserts patch is RunPatch {
     if (fixedFields.has(key)) throw invalid(key, 'left out of a patch: it never changes', value);
     if (value !== undefined || requiredFields.includes(key)) fieldChecks[key](key, value);
   }
+}
+
+/** Checks `update()`'s options: only `ifOwner`, an owner or `null`. */
+export function checkUpdateOptions(options: unknown): asserts options is UpdateOptions | undefined {
+  if (options === undefined) return;
+  object('options', options);
+  checkKnownKeys('options', options, ['ifOwner']);
+  if (options.ifOwner !== undefined && options.ifOwner !== null) owner('ifOwner', options.ifOwner);
+}
+
+/** Whether a record's owner is the one `ifOwner` names (`null`: no owner). */
+export function isOwnedBy(record: RunRecord, ifOwner: UpdateOptions['ifOwner']): boolean {
+  if (ifOwner === undefined) return true;
+  const current = record.owner;
+  if (ifOwner === null || current === undefined) return ifOwner === null && current === undefined;
+  return (
+    current.pid === ifOwner.pid &&
+    current.host === ifOwner.host &&
+    current.startTime === ifOwner.startTime
+  );
 }
 
 /** The record with the patch applied: a field set to `undefined` goes, the others replace. */

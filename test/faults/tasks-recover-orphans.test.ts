@@ -3,7 +3,7 @@
  * copy started just before the crash is never joined by a second one, and daemons that left
  * the tree die even when the run's direct child is long gone.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -165,4 +165,47 @@ it('two recover() calls at once take a queued run over once', async () => {
   expect(summaries.map((summary) => summary.requeued)).toEqual([1, 0]);
   expect(await manager.wait(id)).toMatchObject({ status: 'succeeded' });
   expect((await readFile(journal, 'utf8')).match(/^start /gm)).toHaveLength(1);
+});
+
+it('two processes recovering at once take a queued run over once, and end nothing of the winner', async () => {
+  const path = join(dir, 'runyard.db');
+  const journal = join(dir, 'journal');
+  const go = join(dir, 'go');
+  const { store } = nextManager(path);
+  const gone = spawnFixture('exit-with.js', ['0']);
+  await gone.exited;
+  const ids: string[] = [];
+  for (let i = 0; i < 6; i++) {
+    const id = newRunId();
+    ids.push(id);
+    await store.create({
+      id,
+      name: `report-${i}`,
+      pattern: 'fire-and-forget',
+      status: 'queued',
+      attempt: 1,
+      createdAt: new Date().toISOString(),
+      output: { lines: 0, bytes: 0, truncated: false },
+      command: node,
+      args: [fixture('tasks-kill-runner.js'), '0', journal],
+      owner: { pid: gone.pid, host: hostname(), startTime: 1 },
+    });
+  }
+  const recoverers = [0, 1].map(() =>
+    spawnFixture('tasks-recover-once.mjs', [path, join(dir, 'logs'), go]),
+  );
+  await writeFile(go, '');
+  const summaries = await Promise.all(
+    recoverers.map(async (child) => {
+      const line = await child.waitForLine((text) => text.startsWith('{'), 30_000);
+      await child.exited;
+      return JSON.parse(line) as { requeued: number; interrupted: number };
+    }),
+  );
+  expect(summaries[0]!.requeued + summaries[1]!.requeued).toBe(ids.length);
+  expect(summaries.every((summary) => summary.interrupted === 0)).toBe(true);
+  for (const id of ids) expect((await store.get(id))?.status).toBe('succeeded');
+  const lines = (await readFile(journal, 'utf8')).trim().split('\n');
+  expect(lines.filter((line) => line.startsWith('start '))).toHaveLength(ids.length);
+  expect(lines.filter((line) => line.startsWith('end '))).toHaveLength(ids.length);
 });

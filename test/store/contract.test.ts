@@ -304,6 +304,39 @@ describe.each([
       expect((await store.findByIdempotencyKey('alpha'))?.id).toBe(b.id);
       expect((await store.findByIdempotencyKey('beta'))?.id).toBe(a.id);
     });
+
+    it('with ifOwner, changes the run only while that owner holds it: one of two takeovers wins', async () => {
+      const dead = { pid: 4242, host: 'h', startTime: 7 };
+      const run = await store.create(makeRun({ owner: dead }));
+      const first = { pid: 1, host: 'h', startTime: 1 };
+      const second = { pid: 2, host: 'h', startTime: 2 };
+      const outcomes = await Promise.allSettled([
+        store.update(run.id, { owner: first }, { ifOwner: dead }),
+        store.update(run.id, { owner: second }, { ifOwner: dead }),
+      ]);
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected']);
+      const lost = (outcomes[1] as PromiseRejectedResult).reason;
+      expect(lost.code).toBe('ERR_CONFLICT');
+      expect(lost.message).toContain('another process took it over');
+      expect((await store.get(run.id))?.owner).toEqual(first);
+      // The same pid and host with another start time is another process.
+      await expect(
+        store.update(run.id, { waitingFor: 'resources' }, { ifOwner: { ...first, startTime: 9 } }),
+      ).rejects.toMatchObject({ code: 'ERR_CONFLICT' });
+      const ownerless = await store.create(makeRun());
+      await expect(
+        store.update(ownerless.id, { attempt: 2 }, { ifOwner: first }),
+      ).rejects.toMatchObject({ code: 'ERR_CONFLICT' });
+      expect(await store.update(ownerless.id, { attempt: 2 }, { ifOwner: null })).toMatchObject({
+        attempt: 2,
+      });
+      await expect(
+        store.update(run.id, { attempt: 2 }, { ifOwnr: first } as never),
+      ).rejects.toMatchObject({
+        code: 'ERR_INVALID',
+        message: expect.stringContaining('did you mean `ifOwner`?'),
+      });
+    });
   });
 
   describe('idempotency keys', () => {
