@@ -18,7 +18,7 @@ import {
 import type { RunStore } from '../store/run-store.js';
 import { ResourceMonitor } from './resources.js';
 import { normalizeTask } from './simple.js';
-import { defaults } from './task-options.js';
+import { defaults, functionTaskKeys, processTaskKeys } from './task-options.js';
 
 /** When CPU or memory is short, tasks wait for it, up to `admissionTimeoutMs`. */
 export interface ResourceLimits {
@@ -127,18 +127,6 @@ const resourceLimitKeys = [
 ] as const;
 const submitOptionKeys = ['priority', 'signal', 'parentId', 'name', 'labels', 'id'] as const;
 const runAllOptionKeys = ['failFast', 'onProgress', 'signal', 'priority', 'name'] as const;
-const processTaskKeys = [
-  'command',
-  'args',
-  'cwd',
-  'env',
-  'input',
-  'shell',
-  'name',
-  'timeoutMs',
-  'killGraceMs',
-] as const;
-const functionTaskKeys = ['fn', 'name', 'timeoutMs'] as const;
 
 /**
  * Rejects keys a `{ command }` or `{ fn }` task does not have (`{ command, timeout: 5 }`), so a

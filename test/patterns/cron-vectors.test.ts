@@ -6,6 +6,7 @@ import { Cron } from 'croner';
 import { describe, expect, it } from 'vitest';
 import { CronTimes, ZoneOffsets } from '../../src/patterns/schedule-time.js';
 import { readDoc } from '../helpers/docs.js';
+import { seededRandom } from '../helpers/random.js';
 
 const SEED = 20261202;
 const CASES = 600;
@@ -13,19 +14,7 @@ const CASES = 600;
 const STEPS = 4;
 const DAY = 86_400_000;
 
-/** A small seeded generator (mulberry32), so a failure can be replayed. */
-function seeded(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
-const random = seeded(SEED);
+const random = seededRandom(SEED);
 const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
 const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)]!;
 const chance = (p: number) => random() < p;

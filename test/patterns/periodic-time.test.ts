@@ -8,6 +8,7 @@ import {
   nextIntervalRun,
   ZoneOffsets,
 } from '../../src/patterns/schedule-time.js';
+import { seededRandom } from '../helpers/random.js';
 
 const at = (iso: string) => Date.parse(iso);
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -320,18 +321,6 @@ describe('daylight saving', () => {
   });
 });
 
-/** A small seeded generator (mulberry32), so a failure can be replayed. */
-function seeded(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 describe('daylight saving fuzz', () => {
   const zones = [
     'America/New_York',
@@ -388,7 +377,7 @@ describe('daylight saving fuzz', () => {
   }
 
   it('no firing is lost, doubled or fired in a tight loop (seed 20261128)', () => {
-    const random = seeded(20261128);
+    const random = seededRandom(20261128);
     const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)]!;
     let samples = 0;
     let transitionsSeen = 0;
