@@ -27,7 +27,7 @@ export {
   selectPattern,
 } from './orchestrator/select-pattern.js';
 export { type FollowLogFileOptions, followLogFile } from './output/follow-file.js';
-export { OutputLog, type OutputLogOptions, readLogFile } from './output/index.js';
+export { OutputBatch, OutputLog, type OutputLogOptions, readLogFile } from './output/index.js';
 export {
   type BatchProgress,
   type CloseOptions,

@@ -9,7 +9,7 @@ import {
   checkPlainObject,
   invalid,
 } from '../core/validate.js';
-import { checkNonNegativeInteger, formatLogLine, scanLogFile } from './log-file.js';
+import { checkNonNegativeInteger, scanFileBatches } from './log-file.js';
 
 export interface FollowLogFileOptions {
   /** First seq. @default 1 */
@@ -58,16 +58,18 @@ async function* followLines(
     // Read the finish flag before the file, so lines written just before the end are not missed.
     const finished = await options.isFinished();
     try {
-      for await (const batch of scanLogFile(path, {
-        from: 1,
+      for await (const step of scanFileBatches(path, {
+        from: next,
         start: offset,
         signal: options.signal,
       })) {
-        for (const line of batch) {
-          offset += Buffer.byteLength(formatLogLine(line));
-          if (line.seq < next) continue;
-          next = line.seq + 1;
-          yield line;
+        offset = step.offset;
+        for (const batch of step.batches) {
+          for (const line of batch.lines()) {
+            if (line.seq < next) continue;
+            next = line.seq + 1;
+            yield line;
+          }
         }
       }
     } catch (error) {

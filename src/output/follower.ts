@@ -1,23 +1,35 @@
+// The iterators behind OutputLog's batches() and follow(): replay, then live, without gap or
+// duplicate, catching up from the tail or the file when the consumer falls behind.
 import type { OutputLine } from '../core/types.js';
-import type { OutputLog } from './output-log.js';
+import type { OutputBatch } from './output-batch.js';
+
+/** What a follower needs of its `OutputLog`. */
+export interface FollowedLog {
+  readonly lastSeq: number;
+  readonly firstTailSeq: number;
+  readonly hasEnded: boolean;
+  readBatches(from: number, limit: number): Promise<OutputBatch[]>;
+}
 
 /**
- * One `follow()` iteration. Live lines go to a bounded buffer; while the consumer lags behind
- * it (or the buffer overflowed), lines come from `read()` in chunks instead. `return()` takes
- * effect at once, even while a `next()` waits.
+ * One `batches()` iteration. Live batches go to a buffer bounded in lines; while the consumer
+ * lags behind it (or the buffer overflowed), batches come from the tail or the file instead,
+ * `highWaterLines` lines at a time. `return()` takes effect at once, even while a `next()` waits.
  */
-export class Follower implements AsyncIterableIterator<OutputLine> {
-  readonly #log: OutputLog;
+export class BatchFollower implements AsyncIterableIterator<OutputBatch> {
+  readonly #log: FollowedLog;
   readonly #highWaterLines: number;
   readonly #signal: AbortSignal | undefined;
-  readonly #release: (follower: Follower) => void;
+  readonly #release: (follower: BatchFollower) => void;
   /** The seq the consumer gets next. */
   #next: number;
-  #live: OutputLine[] = [];
+  #live: OutputBatch[] = [];
   #livePos = 0;
+  #liveLines = 0;
   #overflowed = false;
-  #batch: OutputLine[] = [];
-  #batchPos = 0;
+  #read: OutputBatch[] = [];
+  #readPos = 0;
+  #readLines = 0;
   #done = false;
   #wake: (() => void) | undefined;
   #queue: Promise<unknown> = Promise.resolve();
@@ -25,11 +37,11 @@ export class Follower implements AsyncIterableIterator<OutputLine> {
   #pulling = 0;
 
   constructor(
-    log: OutputLog,
+    log: FollowedLog,
     from: number,
     highWaterLines: number,
     signal: AbortSignal | undefined,
-    release: (follower: Follower) => void,
+    release: (follower: BatchFollower) => void,
   ) {
     this.#log = log;
     this.#next = from;
@@ -44,18 +56,21 @@ export class Follower implements AsyncIterableIterator<OutputLine> {
     return this.#done;
   }
 
+  /** Lines held and not delivered yet. */
   get bufferedLines(): number {
-    return this.#live.length - this.#livePos + this.#batch.length - this.#batchPos;
+    return this.#liveLines + this.#readLines;
   }
 
-  /** Takes a live line; past `highWaterLines` unread, drops them all until caught up. */
-  push(line: OutputLine): void {
-    if (!this.#overflowed) {
-      this.#live.push(line);
-      if (this.#live.length - this.#livePos > this.#highWaterLines) {
+  /** Takes a live batch; past `highWaterLines` unread lines, drops them all until caught up. */
+  push(batch: OutputBatch): void {
+    if (!this.#overflowed && batch.lastSeq >= this.#next) {
+      this.#live.push(batch);
+      this.#liveLines += batch.count;
+      if (this.#liveLines > this.#highWaterLines) {
         this.#overflowed = true;
         this.#live = [];
         this.#livePos = 0;
+        this.#liveLines = 0;
       }
     }
     this.wake();
@@ -69,12 +84,18 @@ export class Follower implements AsyncIterableIterator<OutputLine> {
     }
   }
 
-  next(): Promise<IteratorResult<OutputLine>> {
+  /** @internal The next batch when it is already here, without waiting; undefined otherwise. */
+  takeNow(): OutputBatch | undefined {
+    if (this.#pulling > 0 || this.#done) return undefined;
+    return this.#take();
+  }
+
+  next(): Promise<IteratorResult<OutputBatch>> {
     if (this.#pulling === 0) {
-      // Fast path: the line is already here, no wait and no queue hop.
+      // Fast path: the batch is already here, no wait and no queue hop.
       if (this.#done) return Promise.resolve({ done: true, value: undefined });
-      const line = this.#take();
-      if (line) return Promise.resolve({ done: false, value: line });
+      const batch = this.#take();
+      if (batch) return Promise.resolve({ done: false, value: batch });
     }
     this.#pulling++;
     const result = this.#queue.then(() => this.#pull());
@@ -85,12 +106,12 @@ export class Follower implements AsyncIterableIterator<OutputLine> {
     return result;
   }
 
-  return(): Promise<IteratorResult<OutputLine>> {
+  return(): Promise<IteratorResult<OutputBatch>> {
     this.#finish();
     return Promise.resolve({ done: true, value: undefined });
   }
 
-  [Symbol.asyncIterator](): AsyncIterableIterator<OutputLine> {
+  [Symbol.asyncIterator](): AsyncIterableIterator<OutputBatch> {
     return this;
   }
 
@@ -99,75 +120,88 @@ export class Follower implements AsyncIterableIterator<OutputLine> {
     this.#done = true;
     this.#live = [];
     this.#livePos = 0;
-    this.#batch = [];
-    this.#batchPos = 0;
+    this.#liveLines = 0;
+    this.#read = [];
+    this.#readPos = 0;
+    this.#readLines = 0;
     this.#signal?.removeEventListener('abort', this.#finish);
     this.#release(this);
     this.wake();
   };
 
-  async #pull(): Promise<IteratorResult<OutputLine>> {
+  async #pull(): Promise<IteratorResult<OutputBatch>> {
     try {
-      return await this.#pullLine();
+      return await this.#pullBatch();
     } catch (error) {
       this.#finish();
       throw error;
     }
   }
 
-  /** The next line when it is in the read batch or the live buffer, without waiting. */
-  #take(): OutputLine | undefined {
-    while (this.#batchPos < this.#batch.length) {
-      const line = this.#batch[this.#batchPos++]!;
-      if (this.#batchPos === this.#batch.length) {
-        this.#batch = [];
-        this.#batchPos = 0;
+  /** The next batch when it is in the read buffer or the live buffer, cut to start at `#next`. */
+  #take(): OutputBatch | undefined {
+    while (this.#readPos < this.#read.length) {
+      const batch = this.#read[this.#readPos++]!;
+      this.#readLines -= batch.count;
+      if (this.#readPos === this.#read.length) {
+        this.#read = [];
+        this.#readPos = 0;
+        this.#readLines = 0;
       }
-      if (line.seq >= this.#next) {
-        this.#next = line.seq + 1;
-        return line;
-      }
+      if (batch.lastSeq >= this.#next) return this.#deliver(batch);
     }
     const live = this.#live;
-    while (this.#livePos < live.length && live[this.#livePos]!.seq < this.#next) this.#livePos++;
+    while (this.#livePos < live.length && live[this.#livePos]!.lastSeq < this.#next) {
+      this.#liveLines -= live[this.#livePos++]!.count;
+    }
     const head = live[this.#livePos];
     if (head === undefined) {
       if (live.length > 0) {
         this.#live = [];
         this.#livePos = 0;
+        this.#liveLines = 0;
       }
       return undefined;
     }
-    if (head.seq !== this.#next) return undefined;
+    if (head.firstSeq > this.#next) return undefined;
+    this.#liveLines -= head.count;
     if (++this.#livePos === live.length) {
       this.#live = [];
       this.#livePos = 0;
+      this.#liveLines = 0;
     }
-    this.#next++;
-    return head;
+    return this.#deliver(head);
   }
 
-  async #pullLine(): Promise<IteratorResult<OutputLine>> {
+  #deliver(batch: OutputBatch): OutputBatch {
+    const from = this.#next;
+    this.#next = batch.lastSeq + 1;
+    return batch.firstSeq < from ? batch.slice(from, batch.lastSeq) : batch;
+  }
+
+  async #pullBatch(): Promise<IteratorResult<OutputBatch>> {
     const log = this.#log;
     for (;;) {
       if (this.#done) return { done: true, value: undefined };
-      const line = this.#take();
-      if (line) return { done: false, value: line };
+      const batch = this.#take();
+      if (batch) return { done: false, value: batch };
       const head = this.#live[this.#livePos];
       const last = log.lastSeq;
       if (this.#next <= last) {
         // Behind the live buffer, or it overflowed: catch up from the tail or the file.
-        const upTo = head === undefined ? last : head.seq - 1;
+        const upTo = head === undefined ? last : head.firstSeq - 1;
         const limit = Math.min(this.#highWaterLines, upTo - this.#next + 1);
-        const batch = await log.read({ from: this.#next, limit });
+        const read = await log.readBatches(this.#next, limit);
         if (this.#done) continue;
-        this.#batch = batch;
-        this.#batchPos = 0;
+        this.#read = read;
+        this.#readPos = 0;
+        this.#readLines = 0;
+        for (const one of read) this.#readLines += one.count;
         // Nothing left of those lines anywhere: skip to what memory holds.
-        if (batch.length === 0) this.#next = Math.max(this.#next, log.firstTailSeq);
+        if (read.length === 0) this.#next = Math.max(this.#next, log.firstTailSeq);
         continue;
       }
-      // Caught up: from here every appended line reaches the live buffer again.
+      // Caught up: from here every appended batch reaches the live buffer again.
       this.#overflowed = false;
       if (log.hasEnded) {
         this.#finish();
@@ -177,5 +211,53 @@ export class Follower implements AsyncIterableIterator<OutputLine> {
         this.#wake = resolve;
       });
     }
+  }
+}
+
+/**
+ * One `follow()` iteration: the lines of a `BatchFollower`, each batch decoded when the
+ * consumer reaches it.
+ */
+export class Follower implements AsyncIterableIterator<OutputLine> {
+  readonly #batches: BatchFollower;
+  #lines: OutputLine[] = [];
+  #pos = 0;
+
+  constructor(batches: BatchFollower) {
+    this.#batches = batches;
+  }
+
+  next(): Promise<IteratorResult<OutputLine>> {
+    if (this.#pos < this.#lines.length && !this.#batches.isDone) {
+      return Promise.resolve({ done: false, value: this.#lines[this.#pos++]! });
+    }
+    const batch = this.#batches.takeNow();
+    if (batch) return Promise.resolve({ done: false, value: this.#open(batch) });
+    return this.#batches.next().then((result) => {
+      if (result.done) {
+        this.#lines = [];
+        this.#pos = 0;
+        return { done: true, value: undefined };
+      }
+      return { done: false, value: this.#open(result.value) };
+    });
+  }
+
+  return(): Promise<IteratorResult<OutputLine>> {
+    this.#lines = [];
+    this.#pos = 0;
+    void this.#batches.return();
+    return Promise.resolve({ done: true, value: undefined });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<OutputLine> {
+    return this;
+  }
+
+  /** Decodes a batch and returns its first line. */
+  #open(batch: OutputBatch): OutputLine {
+    this.#lines = batch.lines();
+    this.#pos = 1;
+    return this.#lines[0]!;
   }
 }

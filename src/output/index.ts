@@ -1,2 +1,3 @@
-export { formatLogLine, readLogFile, streamCodes, streamLogFile } from './log-file.js';
+export { readLogFile, streamCodes, streamLogFile } from './log-file.js';
+export { OutputBatch } from './output-batch.js';
 export { OutputLog, type OutputLogOptions } from './output-log.js';

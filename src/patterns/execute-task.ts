@@ -2,15 +2,8 @@ import { basename } from 'node:path';
 import { ErrorCodes, RunyardError } from '../core/errors.js';
 import { newRunId } from '../core/ids.js';
 import { type LongTimer, setLongTimeout } from '../core/timers.js';
-import type {
-  FunctionTask,
-  OutputLine,
-  OutputStream,
-  Pattern,
-  ProcessTask,
-  RunResult,
-  TaskContext,
-} from '../core/types.js';
+import type { FunctionTask, Pattern, ProcessTask, RunResult, TaskContext } from '../core/types.js';
+import { OutputBatch } from '../output/output-batch.js';
 import type { OutputLog } from '../output/output-log.js';
 import { ProcessRun } from '../process/spawn-process.js';
 import { TailBuffer } from '../process/tail-buffer.js';
@@ -90,20 +83,23 @@ export async function closingOutput(active: ActiveRun, output: OutputLog): Promi
   }
 }
 
-type Emit =
-  | ((stream: Exclude<OutputStream, 'system'>, text: string, time: number) => void)
-  | undefined;
+/** Where a run's lines go: the pipe reader's runs of bytes, and a function task's texts. */
+interface Emit {
+  run(stream: 'stdout' | 'stderr', bytes: Buffer, count: number, open: boolean, time: number): void;
+  text(stream: 'stdout', text: string, time: number): void;
+}
 
-/** Numbers lines into the run's OutputLog (or a counter) and hands them to `onLine`. */
-function lineEmitter(options: ExecuteOptions): Emit {
+/**
+ * Numbers lines into the run's OutputLog (or a counter) and hands them to `onLine`. Lines are
+ * decoded only for `onLine`: the log keeps them as the bytes they came as.
+ */
+function lineEmitter(options: ExecuteOptions): Emit | undefined {
   const { output, onLine } = options;
   if (!output && !onLine) return undefined;
   let seq = 0;
-  return (stream, text, time) => {
-    const line: OutputLine = output
-      ? output.append(stream, text, time)
-      : { seq: ++seq, stream, text, time };
-    if (onLine) {
+  const deliver = (batch: OutputBatch): void => {
+    if (!onLine) return;
+    for (const line of batch.lines()) {
       try {
         onLine(line);
       } catch (error) {
@@ -111,6 +107,23 @@ function lineEmitter(options: ExecuteOptions): Emit {
         console.error('runyard: onLine threw', error);
       }
     }
+  };
+  return {
+    run(stream, bytes, count, open, time) {
+      const batch = output
+        ? output.appendRun(stream, bytes, count, open, time)
+        : new OutputBatch(seq + 1, count, stream, time, bytes, open);
+      seq = batch.lastSeq;
+      deliver(batch);
+    },
+    text(stream, text, time) {
+      if (output) {
+        const line = output.append(stream, text, time);
+        if (onLine) deliver(OutputBatch.ofText(line.seq, stream, time, text));
+        return;
+      }
+      deliver(OutputBatch.ofText(++seq, stream, time, text));
+    },
   };
 }
 
@@ -128,7 +141,11 @@ function guardedOnData(
   };
 }
 
-function executeProcess(task: ProcessTask, options: ExecuteOptions, emit: Emit): ActiveRun {
+function executeProcess(
+  task: ProcessTask,
+  options: ExecuteOptions,
+  emit: Emit | undefined,
+): ActiveRun {
   const id = options.id ?? newRunId();
   const args = task.args ?? [];
   const identity: RunIdentity = {
@@ -157,7 +174,7 @@ function executeProcess(task: ProcessTask, options: ExecuteOptions, emit: Emit):
     killGraceMs: task.killGraceMs ?? options.killGraceMs ?? defaults.killGraceMs,
     maxLineBytes: options.maxLineBytes,
     captureBytes: options.captureBytes,
-    onLine: emit,
+    onLines: emit?.run,
     onData: guardedOnData(options.onData),
     backpressure: options.output ? () => options.output?.backlog() : undefined,
     onTerminate: options.output
@@ -182,7 +199,11 @@ function executeProcess(task: ProcessTask, options: ExecuteOptions, emit: Emit):
   };
 }
 
-function executeFunction(task: FunctionTask, options: ExecuteOptions, emit: Emit): ActiveRun {
+function executeFunction(
+  task: FunctionTask,
+  options: ExecuteOptions,
+  emit: Emit | undefined,
+): ActiveRun {
   const now = Date.now();
   const identity: RunIdentity = {
     id: options.id ?? newRunId(now),
@@ -211,7 +232,7 @@ class FunctionRun implements ActiveRun {
   readonly result: Promise<RunResult>;
   readonly #identity: RunIdentity;
   readonly #options: ExecuteOptions;
-  readonly #emit: Emit;
+  readonly #emit: Emit | undefined;
   readonly #onData: ((chunk: Buffer, stream: 'stdout' | 'stderr') => void) | undefined;
   readonly #startedAt: number;
   #controller: AbortController | undefined;
@@ -229,7 +250,7 @@ class FunctionRun implements ActiveRun {
     task: FunctionTask,
     identity: RunIdentity,
     options: ExecuteOptions,
-    emit: Emit,
+    emit: Emit | undefined,
     startedAt: number,
   ) {
     this.id = identity.id;
@@ -313,7 +334,7 @@ class FunctionRun implements ActiveRun {
         this.#capture ??= new TailBuffer(captureBytes);
         this.#capture.push(Buffer.from(`${line}\n`));
       }
-      this.#emit?.('stdout', line, Date.now());
+      this.#emit?.text('stdout', line, Date.now());
       this.#onData?.(Buffer.from(`${line}\n`), 'stdout');
     }
   }

@@ -11,9 +11,15 @@ export interface RunHandle {
   readonly id: string;
   /** `undefined` for a function task, or when the program could not start. */
   readonly pid: number | undefined;
-  /** Every line, numbered: the tail in memory, all of it in the log file when one is set. */
+  /**
+   * Every line, numbered: the tail in memory, all of it in the log file when one is set.
+   * `output.batches()` follows it in batches, undecoded: the fastest way to read it.
+   */
   readonly output: OutputLog;
-  /** Replays from `from` (default 1), then follows live lines; ends when the run ends. */
+  /**
+   * Replays from `from` (default 1), then follows live lines; ends when the run ends. Built on
+   * `output.batches()`: each batch is decoded when the loop reaches it.
+   */
   lines(options?: { from?: number; signal?: AbortSignal }): AsyncIterableIterator<OutputLine>;
   /** SIGTERM to the whole process tree, SIGKILL after `killGraceMs`; resolves with the result. */
   cancel(reason?: string): Promise<RunResult>;

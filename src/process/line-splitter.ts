@@ -16,35 +16,43 @@ export interface LineSplitterOptions {
 }
 
 /**
- * Splits the bytes a child prints into text lines, as they arrive.
+ * Receives a run of whole lines as bytes: `count` lines, each ending at its `\n` (a `\r` right
+ * before it is not part of the text), except the last one when `open` is true: that one ends at
+ * the end of `bytes` and its text is all of its bytes (a piece of an over-long line, or the last
+ * line of a stream without a newline). `decodeLines` turns a run into texts.
+ */
+export type OnLineRun = (bytes: Buffer, count: number, open: boolean) => void;
+
+/**
+ * Splits the bytes a child prints into runs of whole lines, as they arrive, without decoding
+ * them: the lines of one chunk come out as one run, a view of the chunk (no copy), so a line is
+ * turned into a string only when someone asks for it (`decodeLines`).
  *
- * A line ends at `\n`, and a `\r` right before it is removed (CRLF), also when the two
- * arrive in different chunks; a lone `\r` (a progress bar) stays in the text. Bytes are
- * decoded as UTF-8 only once a line is complete, so a character split across chunks comes
- * out whole; invalid bytes become U+FFFD. Memory stays bounded by about `maxLineBytes`
- * plus one chunk whatever the input: an over-long line is emitted in pieces.
- *
- * Lines are decoded straight from the chunk they sit in; only the unfinished last line of
- * a chunk is kept (by reference, not copied) until the rest arrives. A chunk must
- * therefore not be modified after it was pushed — pipe and socket chunks never are.
+ * A line ends at `\n`, and a `\r` right before it is removed (CRLF), also when the two arrive in
+ * different chunks; a lone `\r` (a progress bar) stays in the text. A character split across
+ * chunks comes out whole, as a line is decoded only once it is complete; invalid bytes become
+ * U+FFFD. Memory stays bounded by about `maxLineBytes` plus one chunk whatever the input: an
+ * over-long line is emitted in pieces. Only the unfinished last line of a chunk is kept (by
+ * reference) until the rest arrives: a chunk must not be modified after it was pushed — pipe
+ * and socket chunks never are.
  *
  * @example
- * const splitter = new LineSplitter((line) => console.log(line));
+ * const splitter = new LineRunSplitter((bytes, count, open) => (lines += count));
  * child.stdout.on('data', (chunk: Buffer) => splitter.push(chunk));
  * child.stdout.on('end', () => splitter.end());
  */
-export class LineSplitter {
-  readonly #onLine: (text: string) => void;
+export class LineRunSplitter {
+  readonly #onRun: OnLineRun;
   readonly #maxLineBytes: number;
   /** The unfinished last line: the parts in arrival order and their total size. */
   readonly #pending: Buffer[] = [];
   #pendingBytes = 0;
 
-  constructor(onLine: (text: string) => void, options?: LineSplitterOptions) {
+  constructor(onRun: OnLineRun, options?: LineSplitterOptions) {
     checkPlainObject('options', options);
     checkKnownKeys('options', options, ['maxLineBytes']);
     checkPositiveInteger('maxLineBytes', options?.maxLineBytes);
-    this.#onLine = onLine;
+    this.#onRun = onRun;
     this.#maxLineBytes = options?.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   }
 
@@ -59,24 +67,35 @@ export class LineSplitter {
         this.#keep(chunk);
         return;
       }
-      if (newline > 0) {
-        this.#pending.push(chunk.subarray(0, newline));
-        this.#pendingBytes += newline;
-      }
+      this.#pending.push(chunk.subarray(0, newline + 1));
+      this.#pendingBytes += newline + 1;
       this.#emitPending(true);
       start = newline + 1;
     }
-    const onLine = this.#onLine;
     const maxLineBytes = this.#maxLineBytes;
+    // The run of short lines not yet emitted starts at `runStart`.
+    let runStart = start;
+    let count = 0;
     let newline = chunk.indexOf(LF, start);
     while (newline !== -1) {
-      let end = newline;
-      if (end > start && chunk[end - 1] === CR) end--;
-      if (end - start <= maxLineBytes) onLine(chunk.toString('utf8', start, end));
-      else this.#emitPieces(chunk, start, end, true);
+      // Only a line longer than maxLineBytes (its CR aside) needs a closer look.
+      if (newline - start > maxLineBytes) {
+        const end = chunk[newline - 1] === CR ? newline - 1 : newline;
+        if (end - start > maxLineBytes) {
+          if (count > 0) this.#onRun(chunk.subarray(runStart, start), count, false);
+          this.#emitPieces(chunk, start, end, newline + 1);
+          count = 0;
+          runStart = newline + 1;
+        } else {
+          count++;
+        }
+      } else {
+        count++;
+      }
       start = newline + 1;
       newline = chunk.indexOf(LF, start);
     }
+    if (count > 0) this.#onRun(chunk.subarray(runStart, start), count, false);
     if (start < length) this.#keep(start === 0 ? chunk : chunk.subarray(start));
   }
 
@@ -93,19 +112,24 @@ export class LineSplitter {
     // make a piece of its own.
     if (this.#pendingBytes > this.#maxLineBytes + 1) {
       const bytes = this.#takePending();
-      const rest = this.#emitPieces(bytes, 0, bytes.length, false);
+      const rest = this.#emitPieces(bytes, 0, bytes.length, -1);
       this.#pending.push(bytes.subarray(rest));
       this.#pendingBytes = bytes.length - rest;
     }
   }
 
-  /** Emits the pending line; `sawNewline` says whether it ended at a `\n` (CRLF applies). */
+  /** Emits the pending line; `sawNewline` says whether it ends with its `\n` (CRLF applies). */
   #emitPending(sawNewline: boolean): void {
     const bytes = this.#takePending();
-    let end = bytes.length;
-    if (sawNewline && end > 0 && bytes[end - 1] === CR) end--;
-    if (end <= this.#maxLineBytes) this.#onLine(bytes.toString('utf8', 0, end));
-    else this.#emitPieces(bytes, 0, end, true);
+    if (!sawNewline) {
+      if (bytes.length <= this.#maxLineBytes) this.#onRun(bytes, 1, true);
+      else this.#emitPieces(bytes, 0, bytes.length, bytes.length);
+      return;
+    }
+    let end = bytes.length - 1;
+    if (end > 0 && bytes[end - 1] === CR) end--;
+    if (end <= this.#maxLineBytes) this.#onRun(bytes, 1, false);
+    else this.#emitPieces(bytes, 0, end, bytes.length);
   }
 
   #takePending(): Buffer {
@@ -117,24 +141,86 @@ export class LineSplitter {
   }
 
   /**
-   * Emits `bytes[start, end)` as pieces of at most `maxLineBytes`. A final call emits all
-   * of it; otherwise more of the line may follow, so it stops once at most
-   * `maxLineBytes + 1` bytes are left and returns where that unemitted rest starts.
+   * Emits the line `bytes[start, end)` as pieces of at most `maxLineBytes`. With `lineEnd` ≥ 0
+   * the line is complete: the last piece runs to `lineEnd` (past its line ending when it has
+   * one, or `end` itself) and all of it is emitted. With `lineEnd` -1 more of the line may
+   * follow, so it stops once at most `maxLineBytes + 1` bytes are left and returns where that
+   * unemitted rest starts.
    */
-  #emitPieces(bytes: Buffer, start: number, end: number, final: boolean): number {
+  #emitPieces(bytes: Buffer, start: number, end: number, lineEnd: number): number {
     const maxLineBytes = this.#maxLineBytes;
+    const final = lineEnd >= 0;
     const keepAtLeast = final ? maxLineBytes : maxLineBytes + 1;
     let position = start;
     while (end - position > keepAtLeast) {
       const cut = cutPoint(bytes, position, maxLineBytes);
-      this.#onLine(bytes.toString('utf8', position, cut));
+      this.#onRun(bytes.subarray(position, cut), 1, true);
       position = cut;
     }
     if (final) {
-      this.#onLine(bytes.toString('utf8', position, end));
+      this.#onRun(bytes.subarray(position, lineEnd), 1, lineEnd === end);
       return end;
     }
     return position;
+  }
+}
+
+/**
+ * Decodes a run of lines (see `OnLineRun`) and calls `onText` with each line's text.
+ *
+ * The run is decoded in one call and cut into lines as a string: one native call a run
+ * instead of one a line, and each line a slice of the run's string. Decoding the whole run
+ * gives the same texts as decoding line by line: `\n` is never part of a UTF-8 sequence, so
+ * invalid bytes become U+FFFD on the same side of it either way.
+ */
+export function decodeLines(
+  bytes: Buffer,
+  count: number,
+  open: boolean,
+  onText: (text: string) => void,
+): void {
+  const text = bytes.toString('utf8');
+  let start = 0;
+  for (let i = 0; i < count; i++) {
+    if (open && i === count - 1) {
+      onText(start === 0 ? text : text.slice(start));
+      return;
+    }
+    const newline = text.indexOf('\n', start);
+    const end = newline > start && text.charCodeAt(newline - 1) === CR ? newline - 1 : newline;
+    onText(text.slice(start, end));
+    start = newline + 1;
+  }
+}
+
+/**
+ * Splits the bytes a child prints into text lines, as they arrive: `LineRunSplitter` with each
+ * line decoded at once. Same rules (CRLF, a lone `\r` kept, UTF-8 across chunks, U+FFFD for
+ * invalid bytes, over-long lines in pieces of at most `maxLineBytes`).
+ *
+ * @example
+ * const splitter = new LineSplitter((line) => console.log(line));
+ * child.stdout.on('data', (chunk: Buffer) => splitter.push(chunk));
+ * child.stdout.on('end', () => splitter.end());
+ */
+export class LineSplitter {
+  readonly #runs: LineRunSplitter;
+
+  constructor(onLine: (text: string) => void, options?: LineSplitterOptions) {
+    this.#runs = new LineRunSplitter(
+      (bytes, count, open) => decodeLines(bytes, count, open, onLine),
+      options,
+    );
+  }
+
+  /** Feeds one chunk as it came from the pipe. */
+  push(chunk: Buffer): void {
+    this.#runs.push(chunk);
+  }
+
+  /** The stream ended: a last line without a newline is emitted (an empty remainder is not). */
+  end(): void {
+    this.#runs.end();
   }
 }
 

@@ -3,7 +3,7 @@ import type { Readable, Writable } from 'node:stream';
 import { setLongTimeout } from '../core/timers.js';
 import { childEnv, RUN_ID_VARIABLE } from './child-env.js';
 import { trackGroup, untrackGroup } from './exit-cleanup.js';
-import { countNewlines, LineSplitter } from './line-splitter.js';
+import { countNewlines, LineRunSplitter } from './line-splitter.js';
 import { describeSpawnError } from './spawn-error.js';
 import { TailBuffer } from './tail-buffer.js';
 import { terminateTree } from './tree-kill.js';
@@ -33,10 +33,19 @@ export interface SpawnProcessOptions {
   killGraceMs: number;
   maxLineBytes?: number | undefined;
   /**
-   * Receives every line as it is read, with the time its chunk arrived (one clock read per
+   * Receives the lines of each read as they came, undecoded: `count` lines in `bytes` (see
+   * `OnLineRun` of the line splitter), with the time their chunk arrived (one clock read per
    * chunk, not per line); without it lines are only counted.
    */
-  onLine?: ((stream: 'stdout' | 'stderr', text: string, time: number) => void) | undefined;
+  onLines?:
+    | ((
+        stream: 'stdout' | 'stderr',
+        bytes: Buffer,
+        count: number,
+        open: boolean,
+        time: number,
+      ) => void)
+    | undefined;
   /** Receives each chunk read from a pipe, before line splitting; absent: no cost at all. */
   onData?: ((chunk: Buffer, stream: 'stdout' | 'stderr') => void) | undefined;
   /** Keep the newest this many bytes of each stream's text. 0: keep none. */
@@ -213,7 +222,7 @@ export class ProcessRun {
     name: 'stdout' | 'stderr',
     capture: TailBuffer | undefined,
   ): () => number {
-    const onLine = this.#options.onLine;
+    const onLines = this.#options.onLines;
     const backpressure = this.#options.backpressure;
     const onData = this.#options.onData;
     // Registered first, so it sees each chunk before the line splitter does.
@@ -231,12 +240,12 @@ export class ProcessRun {
         });
       });
     }
-    if (onLine) {
+    if (onLines) {
       let time = 0;
-      const splitter = new LineSplitter(
-        (text) => {
-          this.#lines++;
-          onLine(name, text, time);
+      const splitter = new LineRunSplitter(
+        (bytes, count, open) => {
+          this.#lines += count;
+          onLines(name, bytes, count, open, time);
         },
         { maxLineBytes: this.#options.maxLineBytes },
       );

@@ -5,7 +5,7 @@ import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promi
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { isRunyardError, type OutputLine } from '../../src/core/index.js';
 import { followLogFile } from '../../src/output/follow-file.js';
-import { OutputLog, readLogFile } from '../../src/output/index.js';
+import { type OutputBatch, OutputLog, readLogFile } from '../../src/output/index.js';
 
 let dir: string;
 const logs: OutputLog[] = [];
@@ -194,6 +194,14 @@ describe('read', () => {
     appendMany(log, 3000);
     const lines = await log.read({ from: 1, limit: 2 });
     expect(lines.map((line) => line.text)).toEqual(['line 1', 'line 2']);
+    await log.flush();
+    // A reader of the whole file gets the previous format's line, then this run's blocks.
+    const whole = await readLogFile(file, { limit: 5000 });
+    expect(whole.slice(0, 2)).toEqual([
+      { seq: 1, stream: 'stdout', text: 'older run', time: 0 },
+      { seq: 1, stream: 'stdout', text: 'line 1', time: expect.any(Number) },
+    ]);
+    expect(whole).toHaveLength(3001);
     expect(seqs(await log.read({ from: 2500, limit: 2 }))).toEqual([2500, 2501]);
   });
 });
@@ -209,9 +217,11 @@ describe('file', () => {
     log.append('system', 'exited 0', 2000);
     await log.flush();
     const raw = await readFile(file, 'utf8');
-    expect(raw.split('\n')[0]).toBe('1\t1000\to\tplain');
-    expect(raw.split('\n')[1]).toBe('2\t1001\te\ttab\there\t');
-    expect(raw.endsWith('7\t2000\ts\texited 0\n')).toBe(true);
+    // Greppable: the texts are in the file as they are, between header lines.
+    const printed = raw.split('\n').filter((line) => !line.startsWith('\x1e'));
+    expect(printed.slice(0, 2)).toEqual(['plain', 'tab\there\t']);
+    expect(raw.split('\n')[0]).toBe('\x1e1\t1\to\t1000\t6\t1');
+    expect(raw.endsWith('\x1e7\t1\ts\t2000\t9\t1\nexited 0\n')).toBe(true);
     const lines = await readLogFile(file);
     expect(lines.map((line) => line.text)).toEqual([...texts, 'exited 0']);
     expect(lines.at(-1)).toEqual({ seq: 7, stream: 'system', text: 'exited 0', time: 2000 });
@@ -272,7 +282,7 @@ describe('close', () => {
       error = caught;
     }
     expect(isRunyardError(error, 'ERR_CLOSED')).toBe(true);
-    expect(await readFile(join(dir, 'run.log'), 'utf8')).toMatch(/^1\t\d+\to\ta\n$/);
+    expect(await readFile(join(dir, 'run.log'), 'utf8')).toMatch(/^\x1e1\t1\to\t\d+\t2\t1\na\n$/);
   });
 });
 
@@ -381,7 +391,7 @@ describe('follow', () => {
   });
 
   it('delivers all of 200,000 lines in order to a slow consumer with bounded memory', async () => {
-    const log = makeLog({ file: join(dir, 'run.log') });
+    const log = makeLog({ file: join(dir, 'run.log'), highWaterLines: 1000 });
     let maxBuffered = 0;
     // The consumer stalls at line 1000 until 50,000 lines are out, far past the 10,000-line
     // tail: it must catch up from the file.
@@ -417,6 +427,94 @@ describe('follow', () => {
     await log.close();
     log.releaseMemory();
     expect(seqs(await collect(log.follow({ from: 2400 })))).toEqual(range(2400, 2500));
+  });
+});
+
+describe('batches', () => {
+  it('keeps a pipe read as one undecoded batch, and decodes it exactly when asked', async () => {
+    const log = makeLog({ tailLines: 100, file: join(dir, 'run.log'), clock: { now: () => 9 } });
+    const bytes = Buffer.concat([
+      Buffer.from('a\r\nb\rc\n\n'),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from(' x\nlast'),
+    ]);
+    const batch = log.appendRun('stdout', bytes.subarray(0, bytes.length - 4), 4, false, 5);
+    const open = log.appendRun('stderr', Buffer.from('last\r'), 1, true, 6);
+    expect(batch).toMatchObject({ firstSeq: 1, lastSeq: 4, count: 4, stream: 'stdout', time: 5 });
+    // The batch is the bytes as they came, not a copy.
+    expect(batch.bytes.buffer).toBe(bytes.buffer);
+    const texts = ['a', 'b\rc', '', '\ufffd\ufffd x'];
+    expect(batch.texts()).toEqual(texts);
+    expect(open.lines()).toEqual([{ seq: 5, stream: 'stderr', text: 'last\r', time: 6 }]);
+    expect(log.tail().map((line) => line.text)).toEqual([...texts, 'last\r']);
+    expect(log.lineCount).toBe(5);
+    expect(log.byteCount).toBe(bytes.length - 4 + 5 + 1);
+    await log.flush();
+    log.releaseMemory();
+    // From the file, the same lines: the bytes are stored as they came.
+    expect(await log.read()).toEqual([...batch.lines(), ...open.lines()]);
+    expect(seqs(await log.read({ from: 3, limit: 2 }))).toEqual([3, 4]);
+  });
+
+  it('batches() replays and follows in batches, without gap or duplicate, from any seq', async () => {
+    const log = makeLog({ tailLines: 50, file: join(dir, 'run.log') });
+    const chunk = (first: number, count: number) =>
+      Buffer.from(
+        range(first, first + count - 1)
+          .map((seq) => `line ${seq}\n`)
+          .join(''),
+      );
+    let next = 1;
+    for (let i = 0; i < 20; i++) {
+      log.appendRun('stdout', chunk(next, 10), 10, false, i);
+      next += 10;
+    }
+    const seen: OutputBatch[] = [];
+    const consumer = (async () => {
+      for await (const batch of log.batches({ from: 15 })) seen.push(batch);
+    })();
+    for (let i = 0; i < 20; i++) {
+      log.appendRun('stderr', chunk(next, 7), 7, false, 100 + i);
+      next += 7;
+      await nextTurn();
+    }
+    await log.close();
+    await consumer;
+    // The first batch is cut to start at seq 15; the rest come whole, as they were appended.
+    expect(seen[0]).toMatchObject({ firstSeq: 15, count: 6 });
+    expect(seen.flatMap((batch) => batch.lines()).map((line) => line.text)).toEqual(
+      range(15, next - 1).map((seq) => `line ${seq}`),
+    );
+    expect(seen.at(-1)).toMatchObject({ stream: 'stderr', count: 7, lastSeq: next - 1 });
+    expect(log.followerCount).toBe(0);
+  });
+
+  it('encode() is computed once per encoder and shared by every reader of a batch', async () => {
+    const log = makeLog();
+    const encoder = vi.fn((batch: OutputBatch) =>
+      Buffer.from(
+        batch
+          .lines()
+          .map((line) => `id: ${line.seq}\ndata: ${line.text}\n\n`)
+          .join(''),
+      ),
+    );
+    const first = log.batches();
+    const second = log.batches();
+    log.appendRun('stdout', Buffer.from('a\nb\n'), 2, false, 1);
+    const a = (await first.next()).value as OutputBatch;
+    const b = (await second.next()).value as OutputBatch;
+    expect(a.encode(encoder)).toBe(b.encode(encoder));
+    expect(Buffer.from(a.encode(encoder)).toString()).toBe('id: 1\ndata: a\n\nid: 2\ndata: b\n\n');
+    expect(encoder).toHaveBeenCalledTimes(1);
+    await first.return?.();
+    await second.return?.();
+  });
+
+  it('validates the options of batches()', () => {
+    const log = makeLog();
+    expect(() => log.batches({ form: 1 } as never)).toThrow('did you mean `from`?');
+    expect(() => log.batches({ from: -1 })).toThrow('Expected `from` to be a non-negative integer');
   });
 });
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunRecord } from '../../src/core/types.js';
+import { readLogFile } from '../../src/output/log-file.js';
 import { Executor } from '../../src/patterns/concurrent.js';
 import { TaskManager } from '../../src/patterns/fire-and-forget.js';
 import { isProcessAlive } from '../../src/process/tree-kill.js';
@@ -89,8 +90,12 @@ describe.each([
     expect(done.startedAt).toBeDefined();
     expect(done.finishedAt).toBeDefined();
     expect(await store.get(launched.id)).toEqual(done);
-    const log = await readFile(join(dir, 'logs', `${launched.id}.log`), 'utf8');
-    expect(log).toMatch(/^1\t\d+\to\ttick 1\n2\t\d+\to\ttick 2\n3\t\d+\to\ttick 3\n$/);
+    const log = await readLogFile(join(dir, 'logs', `${launched.id}.log`));
+    expect(log.map(({ seq, stream, text }) => ({ seq, stream, text }))).toEqual([
+      { seq: 1, stream: 'stdout', text: 'tick 1' },
+      { seq: 2, stream: 'stdout', text: 'tick 2' },
+      { seq: 3, stream: 'stdout', text: 'tick 3' },
+    ]);
   });
 
   it('a throwing function task fails with its message', async () => {
@@ -406,8 +411,8 @@ describe('TaskManager crash recovery', () => {
 async function pidsFromLog(file: string): Promise<number[]> {
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const text = await readFile(file, 'utf8').catch(() => '');
-    const texts = text.split('\n').map((l) => l.split('\t')[3] ?? '');
+    const lines = await readLogFile(file).catch(() => []);
+    const texts = lines.map((line) => line.text);
     if (texts.includes('ready')) {
       return texts
         .filter((t) => t.startsWith('{'))

@@ -110,6 +110,31 @@ describe('start(): live output', () => {
     expect((await handle.result).ok).toBe(true);
   });
 
+  it('a consumer that stops reading loses nothing, and the child does not wait for it', async () => {
+    const handle = start(node, [fixture('print-lines.js'), '100000', '40'], {
+      logDir: dir,
+      tailLines: 1000,
+    });
+    const batches = handle.output.batches();
+    const first = await batches.next();
+    expect(first.done).toBe(false);
+    // The consumer reads nothing more until the run is over: the child ends without it.
+    const result = await handle.result;
+    expect(result).toMatchObject({ ok: true, output: { lines: 100_000 } });
+    expect(handle.output.bufferedLines).toBeLessThanOrEqual(2 * 10_000);
+    let next = first.value!.lastSeq + 1;
+    const texts = first.value!.texts();
+    for await (const batch of batches) {
+      expect(batch.firstSeq).toBe(next);
+      next = batch.lastSeq + 1;
+      for (const text of batch.texts()) texts.push(text);
+    }
+    // Every line, most of them caught up from the file: the tail kept only 1000.
+    expect(texts).toHaveLength(100_000);
+    expect(texts[0]).toBe('line 1'.padEnd(39, 'x'));
+    expect(texts[99_999]).toBe('line 100000'.padEnd(39, 'x'));
+  });
+
   it('keeps one sequence across interleaved streams, order kept within each', async () => {
     const handle = start(node, [fixture('interleave.js'), '200']);
     const seen: OutputLine[] = [];
