@@ -1,6 +1,6 @@
+// Stop signals and a closed output, routed to the command that runs work. Loaded by `main`
+// for every command, so it imports nothing heavy: killing trees is in kill-tree.ts.
 import { constants } from 'node:os';
-import { RUN_ID_VARIABLE } from '../process/spawn-process.js';
-import { terminateTree } from '../process/tree-kill.js';
 
 /**
  * The signals that mean "stop" to a command that runs programs: a terminal's Ctrl-C
@@ -83,13 +83,4 @@ export class Stops {
 /** 128 + the signal's number, as a shell reports a process that a signal ended. */
 export function signalExitCode(signal: string): number {
   return 128 + ((constants.signals as Record<string, number | undefined>)[signal] ?? 0);
-}
-
-/** SIGKILLs a run's whole tree at once: its group, its descendants and escapees carrying its id. */
-export async function killTreeNow(pid: number, runId: string): Promise<void> {
-  await terminateTree(pid, {
-    graceMs: 0,
-    killSignal: 'SIGKILL',
-    marker: { name: RUN_ID_VARIABLE, value: runId },
-  }).catch(() => {});
 }

@@ -2,39 +2,65 @@
 import { readFileSync } from 'node:fs';
 import { isRunyardError } from '../core/errors.js';
 import { nearestName } from '../core/validate.js';
-import { adviseCommand, adviseUsage } from './commands/advise.js';
-import { batchCommand, batchUsage } from './commands/batch.js';
-import { launchCommand, launchUsage } from './commands/launch.js';
-import { logsCommand, logsUsage } from './commands/logs.js';
-import { pruneCommand, pruneUsage } from './commands/prune.js';
-import { runCommand, runUsage } from './commands/run.js';
-import {
-  cancelCommand,
-  cancelUsage,
-  lsCommand,
-  lsUsage,
-  showCommand,
-  showUsage,
-} from './commands/runs.js';
-import { schedulesCommand, schedulesUsage } from './commands/schedules.js';
-import { superviseCommand, superviseUsage } from './commands/supervise.js';
 import type { CliContext, CommandHandler } from './context.js';
 import { Stops } from './interrupt.js';
 import { unknownOptionError } from './parse.js';
 import { exitCodes, mainUsage, UsageError } from './usage.js';
 
-const commands: Record<string, { handler: CommandHandler; usage: string }> = {
-  run: { handler: runCommand, usage: runUsage },
-  launch: { handler: launchCommand, usage: launchUsage },
-  ls: { handler: lsCommand, usage: lsUsage },
-  show: { handler: showCommand, usage: showUsage },
-  logs: { handler: logsCommand, usage: logsUsage },
-  cancel: { handler: cancelCommand, usage: cancelUsage },
-  batch: { handler: batchCommand, usage: batchUsage },
-  prune: { handler: pruneCommand, usage: pruneUsage },
-  schedules: { handler: schedulesCommand, usage: schedulesUsage },
-  supervise: { handler: superviseCommand, usage: superviseUsage },
-  advise: { handler: adviseCommand, usage: adviseUsage },
+interface Command {
+  readonly handler: CommandHandler;
+  readonly usage: string;
+}
+
+/**
+ * Each command's module is imported only when that command is asked for, so a call loads
+ * what it uses: `run` neither the store nor the task manager, `ls` no process code.
+ */
+const commands: Record<string, () => Promise<Command>> = {
+  run: async () => {
+    const { runCommand, runUsage } = await import('./commands/run.js');
+    return { handler: runCommand, usage: runUsage };
+  },
+  launch: async () => {
+    const { launchCommand, launchUsage } = await import('./commands/launch.js');
+    return { handler: launchCommand, usage: launchUsage };
+  },
+  ls: async () => {
+    const { lsCommand, lsUsage } = await import('./commands/ls.js');
+    return { handler: lsCommand, usage: lsUsage };
+  },
+  show: async () => {
+    const { showCommand, showUsage } = await import('./commands/show.js');
+    return { handler: showCommand, usage: showUsage };
+  },
+  logs: async () => {
+    const { logsCommand, logsUsage } = await import('./commands/logs.js');
+    return { handler: logsCommand, usage: logsUsage };
+  },
+  cancel: async () => {
+    const { cancelCommand, cancelUsage } = await import('./commands/cancel.js');
+    return { handler: cancelCommand, usage: cancelUsage };
+  },
+  batch: async () => {
+    const { batchCommand, batchUsage } = await import('./commands/batch.js');
+    return { handler: batchCommand, usage: batchUsage };
+  },
+  prune: async () => {
+    const { pruneCommand, pruneUsage } = await import('./commands/prune.js');
+    return { handler: pruneCommand, usage: pruneUsage };
+  },
+  schedules: async () => {
+    const { schedulesCommand, schedulesUsage } = await import('./commands/schedules.js');
+    return { handler: schedulesCommand, usage: schedulesUsage };
+  },
+  supervise: async () => {
+    const { superviseCommand, superviseUsage } = await import('./commands/supervise.js');
+    return { handler: superviseCommand, usage: superviseUsage };
+  },
+  advise: async () => {
+    const { adviseCommand, adviseUsage } = await import('./commands/advise.js');
+    return { handler: adviseCommand, usage: adviseUsage };
+  },
 };
 
 const globalOptions = {
@@ -67,14 +93,18 @@ async function main(argv: string[], stops: Stops): Promise<number> {
     return exitCodes.usage;
   }
   if (name === 'help') return printHelp(rest[0]);
-  const command = commands[name];
-  if (!command) return unknownCommand(name);
+  const load = commands[name];
+  if (!load) return unknownCommand(name);
   const context: CliContext = { globals, stops };
+  let usage = '';
   try {
+    // Inside the try: a module that cannot load (a broken install) is a one-line message too.
+    const command = await load();
+    usage = command.usage;
     return await command.handler(rest, context);
   } catch (error) {
     if (error instanceof UsageError || isRunyardError(error, 'ERR_INVALID')) {
-      process.stderr.write(`runyard ${name}: ${(error as Error).message}\n\n${command.usage}\n`);
+      process.stderr.write(`runyard ${name}: ${(error as Error).message}\n\n${usage}\n`);
       return exitCodes.usage;
     }
     process.stderr.write(`runyard ${name}: ${messageOf(error)}\n`);
@@ -88,14 +118,14 @@ function splitFlag(arg: string): [string, string | undefined] {
   return eq === -1 ? [arg, undefined] : [arg.slice(0, eq), arg.slice(eq + 1)];
 }
 
-function printHelp(name: string | undefined): number {
+async function printHelp(name: string | undefined): Promise<number> {
   if (name === undefined) {
     process.stdout.write(`${mainUsage}\n`);
     return exitCodes.ok;
   }
-  const command = commands[name];
-  if (!command) return unknownCommand(name);
-  process.stdout.write(`${command.usage}\n`);
+  const load = commands[name];
+  if (!load) return unknownCommand(name);
+  process.stdout.write(`${(await load()).usage}\n`);
   return exitCodes.ok;
 }
 

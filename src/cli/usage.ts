@@ -43,3 +43,21 @@ Global options (before the command; each store command takes them too):
   -h, --help       Show this help
 
 Run \`runyard help <command>\` or \`runyard <command> --help\` for a command's options.`;
+
+/** The store options' lines of a store command's usage, descriptions at column `width`. */
+export function storeOptionsUsage(width = 22): string {
+  return [
+    [
+      '--store <url>',
+      'The run store: sqlite:<path> or memory: (default: RUNYARD_STORE, else <home>/runyard.db)',
+    ],
+    ['--home <dir>', 'Where runs and logs are kept (default: RUNYARD_HOME or ./.runyard)'],
+  ]
+    .map(([flag, text]) => `  ${flag!.padEnd(width - 2)}${text}`)
+    .join('\n');
+}
+
+export function printUsage(usage: string): number {
+  process.stdout.write(`${usage}\n`);
+  return exitCodes.ok;
+}

@@ -126,6 +126,14 @@ describe('runyard run', () => {
     expect(result.stderr).toContain('timed out after 300 ms');
   });
 
+  it('--json reports nothing truncated when all the output was captured', async () => {
+    const result = await runCli(['run', '--json', '--', node, fixture('print-lines.js'), '100']);
+    expect(result.code).toBe(0);
+    const parsed = JSON.parse(result.stdout);
+    expect(parsed.stdout.split('\n')).toHaveLength(100);
+    expect(parsed.output).toEqual({ lines: 100, bytes: 1000, truncated: false });
+  });
+
   it('--json prints the RunResult', async () => {
     const result = await runCli([
       'run',

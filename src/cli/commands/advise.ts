@@ -1,8 +1,7 @@
 import { type AdviceRequest, advise } from '../../orchestrator/advisor.js';
 import { parseDuration } from '../duration.js';
 import { noPositionals, parseCommand } from '../parse.js';
-import { exitCodes, UsageError } from '../usage.js';
-import { printUsage } from './runs.js';
+import { exitCodes, printUsage, UsageError } from '../usage.js';
 
 export const adviseUsage = `Usage: runyard advise [--duration 2m] [--streaming] [--tasks n] [--no-result]
                       [--recurring] [--per-minute n] [--cpu-bound] [--in-process] [--json]

@@ -5,11 +5,10 @@ import { taskOfLine } from '../batch-lines.js';
 import type { CliContext } from '../context.js';
 import { parseDuration } from '../duration.js';
 import { formatDuration, formatTable } from '../format.js';
-import { killTreeNow } from '../interrupt.js';
+import { killTreeNow } from '../kill-tree.js';
 import { logDirOf, openRunStore, storeLocation } from '../local-store.js';
 import { noPositionals, parseCommand, parseCount, storeOptions } from '../parse.js';
-import { exitCodes } from '../usage.js';
-import { printUsage, storeOptionsUsage } from './runs.js';
+import { exitCodes, printUsage, storeOptionsUsage } from '../usage.js';
 
 export const batchUsage = `Usage: runyard batch [options] [file]
 
@@ -55,7 +54,8 @@ export async function batchCommand(argv: string[], context: CliContext): Promise
       ...taskOfLine(line),
       ...(killGraceMs !== undefined && { killGraceMs }),
     }));
-  const store = await openRunStore(location);
+  // A batch writes every run's start and end for as long as it lasts: worth the thread.
+  const store = await openRunStore(location, { backgroundCheckpoints: true });
   const executor = new Executor({
     ...(concurrency !== undefined && { concurrency }),
     store,

@@ -14,8 +14,7 @@ import type { CliContext } from '../context.js';
 import { parseDuration } from '../duration.js';
 import { openRunStore, storeLocation } from '../local-store.js';
 import { parseCommand, parseCount, parsePairs, storeOptions } from '../parse.js';
-import { exitCodes, UsageError } from '../usage.js';
-import { printUsage, storeOptionsUsage } from './runs.js';
+import { exitCodes, printUsage, storeOptionsUsage, UsageError } from '../usage.js';
 
 export const launchUsage = `Usage: runyard launch [options] -- <command> [args...]
 

@@ -7,8 +7,7 @@ import { currentOwner, ownerState } from '../../process/owner.js';
 import type { CliContext } from '../context.js';
 import { logDirOf, openRunStore, storeLocation } from '../local-store.js';
 import { onePositional, parseCommand, parseCount, storeOptions } from '../parse.js';
-import { exitCodes } from '../usage.js';
-import { printUsage, storeOptionsUsage } from './runs.js';
+import { exitCodes, printUsage, storeOptionsUsage } from '../usage.js';
 
 export const logsUsage = `Usage: runyard logs [options] <id>
 

@@ -6,8 +6,7 @@ import { parseDuration } from '../duration.js';
 import { formatTable, runHeader, runRow } from '../format.js';
 import { logDirOf, openRunStore, storeLocation } from '../local-store.js';
 import { noPositionals, parseCommand, storeOptions } from '../parse.js';
-import { exitCodes, UsageError } from '../usage.js';
-import { printUsage, storeOptionsUsage } from './runs.js';
+import { exitCodes, printUsage, storeOptionsUsage, UsageError } from '../usage.js';
 
 export const pruneUsage = `Usage: runyard prune [options]
 

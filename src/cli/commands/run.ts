@@ -3,14 +3,15 @@ import { access, constants as fs } from 'node:fs/promises';
 import { isRunyardError } from '../../core/errors.js';
 import type { RunResult } from '../../core/types.js';
 import { invalid } from '../../core/validate.js';
-import { type RunHandle, start } from '../../patterns/long-running.js';
+import { type ActiveRun, executeTask } from '../../patterns/execute-task.js';
+import { normalizeTask } from '../../patterns/simple.js';
 import type { CliContext } from '../context.js';
 import { parseDuration } from '../duration.js';
-import { killTreeNow, signalExitCode } from '../interrupt.js';
+import { signalExitCode } from '../interrupt.js';
+import { killTreeNow } from '../kill-tree.js';
 import { parseCommand } from '../parse.js';
 import { programInput } from '../stdin.js';
-import { exitCodes, UsageError } from '../usage.js';
-import { printUsage } from './runs.js';
+import { exitCodes, printUsage, UsageError } from '../usage.js';
 
 export const runUsage = `Usage: runyard run [options] -- <command> [args...]
 
@@ -60,16 +61,17 @@ export async function runCommand(argv: string[], context: CliContext): Promise<n
 
   const controller = new AbortController();
   const json = values.json === true;
-  let handle: RunHandle | undefined;
+  let active: ActiveRun | undefined;
   const stopListening = context.stops.listen({
     graceful: (stop) => controller.abort(stop.cause),
     forceful: () => {
-      if (handle?.pid !== undefined) void killTreeNow(handle.pid, handle.id);
+      if (active?.pid !== undefined) void killTreeNow(active.pid, active.id);
     },
   });
   let result: RunResult;
   try {
-    handle = start(command, args, {
+    const maxBufferBytes = json ? 64 * 1024 * 1024 : 64 * 1024;
+    const [task, runOptions] = normalizeTask(command, args, {
       cwd: values.cwd,
       shell: values.shell,
       timeoutMs,
@@ -85,10 +87,16 @@ export async function runCommand(argv: string[], context: CliContext): Promise<n
             if (out.writable) out.write(Buffer.from(chunk));
           },
       // The output goes to the terminal as it comes; keep only what error messages need.
-      maxBufferBytes: json ? 64 * 1024 * 1024 : 64 * 1024,
-      tailLines: 1,
+      maxBufferBytes,
     });
-    result = await handle.result;
+    // start() without its OutputLog: the lines are never read back here, so they are not
+    // split, numbered and kept, and the log's modules are not loaded.
+    active = executeTask(task, {
+      ...runOptions,
+      pattern: 'long-running',
+      captureBytes: maxBufferBytes,
+    });
+    result = await active.result;
   } catch (error) {
     if (isRunyardError(error, 'ERR_SPAWN')) {
       process.stderr.write(`runyard: ${error.message}\n`);

@@ -3,8 +3,7 @@ import type { CliContext } from '../context.js';
 import { formatTable } from '../format.js';
 import { openRunStore, storeLocation } from '../local-store.js';
 import { noPositionals, parseCommand, storeOptions } from '../parse.js';
-import { exitCodes } from '../usage.js';
-import { printUsage, storeOptionsUsage } from './runs.js';
+import { exitCodes, printUsage, storeOptionsUsage } from '../usage.js';
 
 export const schedulesUsage = `Usage: runyard schedules [options]
 
