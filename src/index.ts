@@ -1,4 +1,22 @@
+/*
+ * runyard's public API: everything a user imports from the package.
+ */
 export * from './core/index.js';
+export {
+  type BatchProgress,
+  type CloseOptions,
+  Executor,
+  type ExecutorOptions,
+  type ExecutorStats,
+  type ResourceLimits,
+  type RunAllOptions,
+  type SubmitOptions,
+} from './executor/executor.js';
+export {
+  ResourceMonitor,
+  type ResourceMonitorOptions,
+  type ResourceSnapshot,
+} from './executor/resource-monitor.js';
 export {
   type Advice,
   type AdviceRequest,
@@ -29,23 +47,26 @@ export {
 export { type FollowLogFileOptions, followLogFile } from './output/follow-file.js';
 export { OutputBatch, OutputLog, type OutputLogOptions, readLogFile } from './output/index.js';
 export {
-  type BatchProgress,
-  type CloseOptions,
-  Executor,
-  type ExecutorOptions,
-  type ExecutorStats,
-  type ResourceLimits,
-  type RunAllOptions,
-  type SubmitOptions,
-} from './patterns/concurrent.js';
+  type NodePoolOptions,
+  ProcessPool,
+  type ProcessPoolOptions,
+  type ProcessPoolRunOptions,
+  type ProcessPoolStats,
+  type PythonPoolOptions,
+  processPoolDefaults,
+  processPoolHelpers,
+} from './pools/process/process-pool.js';
 export {
-  type HealthReport,
-  type LaunchOptions,
-  TaskManager,
-  type TaskManagerOptions,
-  type TaskRecord,
-} from './patterns/fire-and-forget.js';
-export { type RunHandle, start } from './patterns/long-running.js';
+  ThreadPool,
+  type ThreadPoolCloseOptions,
+  type ThreadPoolOptions,
+  type ThreadPoolRunOptions,
+  type ThreadPoolStats,
+  threadPoolDefaults,
+} from './pools/thread/thread-pool.js';
+export { run } from './run/run.js';
+export { type RunHandle, start } from './run/start.js';
+export type { RunOptions, StartOptions } from './run/task-options.js';
 export {
   addMaintenance,
   type MaintenanceJob,
@@ -57,7 +78,8 @@ export {
   pruneRuns,
   recoverStaleRuns,
   removeOrphanLogs,
-} from './patterns/maintenance.js';
+} from './schedules/maintenance.js';
+export { CronTimes, type FiringTimes, intervalTimes } from './schedules/schedule-time.js';
 export {
   type FiringReason,
   type OverlapPolicy,
@@ -69,32 +91,13 @@ export {
   type SchedulerOptions,
   type ScheduleTrigger,
   schedulerDefaults,
-} from './patterns/periodic.js';
-export {
-  type NodePoolOptions,
-  ProcessPool,
-  type ProcessPoolOptions,
-  type ProcessPoolRunOptions,
-  type ProcessPoolStats,
-  type PythonPoolOptions,
-  processPoolDefaults,
-  processPoolHelpers,
-} from './patterns/process-pool.js';
-export type { RecoverySummary } from './patterns/recovery.js';
-export {
-  ResourceMonitor,
-  type ResourceMonitorOptions,
-  type ResourceSnapshot,
-} from './patterns/resources.js';
-export { CronTimes, type FiringTimes, intervalTimes } from './patterns/schedule-time.js';
-export { run } from './patterns/simple.js';
-export type { RunOptions, StartOptions } from './patterns/task-options.js';
-export {
-  ThreadPool,
-  type ThreadPoolCloseOptions,
-  type ThreadPoolOptions,
-  type ThreadPoolRunOptions,
-  type ThreadPoolStats,
-  threadPoolDefaults,
-} from './patterns/thread-pool.js';
+} from './schedules/scheduler.js';
 export * from './store/index.js';
+export type { RecoverySummary } from './tasks/recovery.js';
+export {
+  type HealthReport,
+  type LaunchOptions,
+  TaskManager,
+  type TaskManagerOptions,
+  type TaskRecord,
+} from './tasks/task-manager.js';

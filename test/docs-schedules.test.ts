@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { maintenanceDefaults, maintenanceJobs } from '../src/patterns/maintenance.js';
-import { schedulerDefaults } from '../src/patterns/schedule-options.js';
+import { maintenanceDefaults, maintenanceJobs } from '../src/schedules/maintenance.js';
+import { schedulerDefaults } from '../src/schedules/schedule-options.js';
 import { documentedDefault, readDoc } from './helpers/docs.js';
 
 describe('documented schedule defaults match the code', () => {

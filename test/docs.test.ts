@@ -4,11 +4,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { executorDefaults } from '../src/patterns/concurrent.js';
-import { taskManagerDefaults } from '../src/patterns/fire-and-forget.js';
-import { monitorDefaults } from '../src/patterns/resources.js';
-import { retryDefaults } from '../src/patterns/retry.js';
-import { defaults } from '../src/patterns/task-options.js';
+import { executorDefaults } from '../src/executor/executor.js';
+import { monitorDefaults } from '../src/executor/resource-monitor.js';
+import { defaults } from '../src/run/task-options.js';
+import { retryDefaults } from '../src/tasks/retry.js';
+import { taskManagerDefaults } from '../src/tasks/task-manager.js';
 import { documentedDefault, readDoc, tableCell } from './helpers/docs.js';
 
 describe('documented defaults match the code', () => {

@@ -1,3 +1,6 @@
+/*
+ * Parses durations given on the command line (`90s`, `15m`, `2h`, `7d`); a unit is required.
+ */
 import { invalid } from '../core/validate.js';
 
 const units: Record<string, number> = {

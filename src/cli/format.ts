@@ -1,3 +1,6 @@
+/*
+ * Formats runs for the terminal: tables, times, durations and statuses.
+ */
 import type { RunRecord } from '../core/types.js';
 
 /** `850ms`, `12.3s`, `4m05s`, `2h10m`. */

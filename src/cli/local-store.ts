@@ -1,3 +1,7 @@
+/*
+ * Opens the store a command names (`--store`, `RUNYARD_STORE`, the default), after settling
+ * runs whose owner died.
+ */
 import { join, resolve } from 'node:path';
 import { defaultDatabasePath, defaultHome, openStore } from '../store/open-store.js';
 import type { RunStore } from '../store/run-store.js';
@@ -50,7 +54,7 @@ export async function openRunStore(
     const unfinished = await store.list({ status: ['queued', 'running'], limit: 1 });
     if (unfinished.runs.length > 0) {
       const [{ recoverRuns }, { currentOwner }] = await Promise.all([
-        import('../patterns/recovery.js'),
+        import('../tasks/recovery.js'),
         import('../process/owner.js'),
       ]);
       await recoverRuns(store, currentOwner());

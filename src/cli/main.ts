@@ -1,4 +1,7 @@
 #!/usr/bin/env node
+/*
+ * The `runyard` command's entry: parses the command name and loads only that command.
+ */
 import { readFileSync } from 'node:fs';
 import { isRunyardError } from '../core/errors.js';
 import { nearestName } from '../core/validate.js';

@@ -1,3 +1,6 @@
+/*
+ * Parses a command's arguments with `node:util` `parseArgs`, with "did you mean" errors.
+ */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { nearestName } from '../core/validate.js';
 import { UsageError } from './usage.js';

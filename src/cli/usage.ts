@@ -1,3 +1,6 @@
+/*
+ * The usage texts of the commands, and the error for a wrong invocation.
+ */
 import { ErrorCodes, RunyardError } from '../core/errors.js';
 
 /** A mistake on the command line: printed with the command's usage, exit code 2. */

@@ -1,3 +1,6 @@
+/*
+ * Run ids: time-ordered, random-tailed, cheap to make in bulk (random bytes drawn in blocks).
+ */
 import { randomFillSync } from 'node:crypto';
 
 const random = new Uint8Array(4096);

@@ -1,3 +1,6 @@
+/*
+ * The core layer as one import: ids, clock, errors, types, timers and argument checks.
+ */
 export * from './clock.js';
 export * from './errors.js';
 export * from './ids.js';

@@ -1,3 +1,7 @@
+/*
+ * Argument checks shared by every public function, with errors that name the bad value
+ * and, for unknown option keys, the nearest known one.
+ */
 import { ErrorCodes, RunyardError } from './errors.js';
 
 /** Formats a value for an error message: `-1` (number), `"abc"` (string). */

@@ -1,3 +1,6 @@
+/*
+ * `advise()` and `explain()`: which pattern fits a described job, with the reasons.
+ */
 import type { Pattern } from '../core/types.js';
 import {
   checkBoolean,

@@ -1,3 +1,7 @@
+/*
+ * `DirectRuns`: the runs `Runyard` starts itself (simple, long-running, pooled), recorded,
+ * each with a controller that `close()` aborts.
+ */
 import { basename } from 'node:path';
 import { ErrorCodes, RunyardError } from '../core/errors.js';
 import { newRunId } from '../core/ids.js';
@@ -10,18 +14,18 @@ import type {
   RunRecord,
   RunResult,
 } from '../core/types.js';
-import { executeTask } from '../patterns/execute-task.js';
-import { terminalPatch } from '../patterns/launch-record.js';
-import { type RunHandle, start } from '../patterns/long-running.js';
-import { normalizeTask } from '../patterns/simple.js';
+import { processStartTime } from '../process/owner.js';
+import { executeTask } from '../run/execute-task.js';
+import { normalizeTask } from '../run/run.js';
+import { type RunHandle, start } from '../run/start.js';
 import {
   defaults,
   type RunOptions,
   runOptionKeys,
   type StartOptions,
-} from '../patterns/task-options.js';
-import { processStartTime } from '../process/owner.js';
+} from '../run/task-options.js';
 import type { RunStore } from '../store/run-store.js';
+import { terminalPatch } from '../tasks/launch-record.js';
 
 export type CommandOrTask = string | ProcessTask | FunctionTask;
 

@@ -1,3 +1,6 @@
+/*
+ * `PoolRegistry`: the named pools a `Runyard` owns, opened on first use and closed with it.
+ */
 import { ErrorCodes, RunyardError } from '../core/errors.js';
 import { checkPlainObject, invalid } from '../core/validate.js';
 import {
@@ -5,9 +8,9 @@ import {
   ProcessPool,
   type ProcessPoolOptions,
   type PythonPoolOptions,
-} from '../patterns/process-pool.js';
-import { checkScheduleName as checkName } from '../patterns/schedule-options.js';
-import { ThreadPool, type ThreadPoolOptions } from '../patterns/thread-pool.js';
+} from '../pools/process/process-pool.js';
+import { ThreadPool, type ThreadPoolOptions } from '../pools/thread/thread-pool.js';
+import { checkScheduleName as checkName } from '../schedules/schedule-options.js';
 import type { RunStore } from '../store/run-store.js';
 
 /** A pool that `{ pool: name, payload }` tasks run on. */

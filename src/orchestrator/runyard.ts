@@ -1,3 +1,6 @@
+/*
+ * `Runyard`: the single entry point that owns a store, the patterns, and their shutdown.
+ */
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ErrorCodes, RunyardError } from '../core/errors.js';
@@ -18,16 +21,16 @@ import {
   checkPositiveInteger,
   invalid,
 } from '../core/validate.js';
-import { Executor, type ResourceLimits } from '../patterns/concurrent.js';
-import { TaskManager } from '../patterns/fire-and-forget.js';
-import type { RunHandle } from '../patterns/long-running.js';
-import { addMaintenance } from '../patterns/maintenance.js';
-import { type Schedule, Scheduler } from '../patterns/periodic.js';
-import { ResourceMonitor } from '../patterns/resources.js';
-import type { RunOptions, StartOptions } from '../patterns/task-options.js';
+import { Executor, type ResourceLimits } from '../executor/executor.js';
+import { ResourceMonitor } from '../executor/resource-monitor.js';
+import type { RunHandle } from '../run/start.js';
+import type { RunOptions, StartOptions } from '../run/task-options.js';
+import { addMaintenance } from '../schedules/maintenance.js';
+import { type Schedule, Scheduler } from '../schedules/scheduler.js';
 import { defaultHome, openStore } from '../store/open-store.js';
 import type { RunStore } from '../store/run-store.js';
 import { SqliteStore } from '../store/sqlite-store.js';
+import { TaskManager } from '../tasks/task-manager.js';
 import { DirectRuns } from './direct-runs.js';
 import { PoolRegistry } from './pools.js';
 import { type ExecuteHints, selectPattern } from './select-pattern.js';

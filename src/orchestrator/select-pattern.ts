@@ -1,3 +1,6 @@
+/*
+ * `selectPattern()`: the rules that pick a pattern for a task `execute()` is given.
+ */
 import { ErrorCodes, RunyardError } from '../core/errors.js';
 import type { Pattern, TaskSpec } from '../core/types.js';
 import {

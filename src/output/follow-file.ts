@@ -1,3 +1,7 @@
+/*
+ * `followLogFile()`: follows a log file on disk from another process, like `tail -f`,
+ * for runs whose `OutputLog` lives elsewhere.
+ */
 import { sleepUnlessAborted } from '../core/sleep.js';
 import { sleep } from '../core/timers.js';
 import type { OutputLine } from '../core/types.js';

@@ -1,3 +1,7 @@
+/*
+ * The log file: its block format, the writer that appends batches with `writev`, and the
+ * readers (`readLogFile`, `streamLogFile`) that scan it back from any seq.
+ */
 import { close, fstat, ftruncate, mkdir, open, read, writev } from 'node:fs';
 import { open as openHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';

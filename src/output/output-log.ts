@@ -1,3 +1,7 @@
+/*
+ * `OutputLog`: a run's numbered lines, the bounded tail kept in memory, the log file, and
+ * the live followers that replay from any seq and then follow.
+ */
 import {
   type Clock,
   checkAbortSignal,

@@ -1,3 +1,7 @@
+/*
+ * Splits a pipe's bytes into lines (UTF-8 across reads, CRLF, bare `\r`, over-long lines),
+ * as runs of bytes so that nothing is decoded until a reader asks for text.
+ */
 import { checkKnownKeys, checkPlainObject, checkPositiveInteger } from '../core/validate.js';
 
 const LF = 10;

@@ -1,3 +1,7 @@
+/*
+ * Who owns a run: this process's pid, host and start time, and the check that an owner
+ * recorded earlier is still the same live process.
+ */
 import { hostname } from 'node:os';
 import type { RunOwner } from '../core/types.js';
 import { isDeadState, readProcessInfo } from './process-table.js';

@@ -1,3 +1,7 @@
+/*
+ * Reads the process table (`/proc`, or `ps` elsewhere): parents, groups and the run marker
+ * in each environment, to find every process a run left behind.
+ */
 import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
 

@@ -1,3 +1,7 @@
+/*
+ * Turns a failed spawn into a `RunyardError` that says what was wrong: a missing program,
+ * one that is not executable, a missing working directory.
+ */
 import { statSync } from 'node:fs';
 import { ErrorCodes, RunyardError } from '../core/errors.js';
 

@@ -1,3 +1,7 @@
+/*
+ * `ProcessRun`: one child process from spawn to exit, with its pipes read into lines,
+ * its input, timeout, cancel signal and tree kill.
+ */
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { setLongTimeout } from '../core/timers.js';

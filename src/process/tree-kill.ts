@@ -1,3 +1,7 @@
+/*
+ * Ends a process tree: TERM to the group and the descendants, then KILL after the grace
+ * period, and waits until each is gone.
+ */
 import { execFile } from 'node:child_process';
 import { constants } from 'node:os';
 import { checkKnownKeys, checkPlainObject, invalid } from '../core/validate.js';

@@ -1,3 +1,7 @@
+/*
+ * Runs SQLite WAL checkpoints on a worker thread, so a big checkpoint never stalls the
+ * event loop of the process that writes runs.
+ */
 import { Worker } from 'node:worker_threads';
 import { driverPath } from './sqlite-driver.js';
 

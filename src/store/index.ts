@@ -1,3 +1,6 @@
+/*
+ * The store layer as one import: `RunStore`, `MemoryStore`, `SqliteStore`, `openStore`.
+ */
 export { MemoryStore, type MemoryStoreOptions } from './memory-store.js';
 export { defaultDatabasePath, defaultHome, logPath, openStore } from './open-store.js';
 export type {

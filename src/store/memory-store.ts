@@ -1,3 +1,7 @@
+/*
+ * `MemoryStore`: the `RunStore` contract in memory, for tests and for processes that need
+ * no history.
+ */
 import { type Clock, systemClock } from '../core/clock.js';
 import { isTerminalStatus, type RunRecord } from '../core/types.js';
 import { checkArgString, checkKnownKeys, checkPlainObject, invalid } from '../core/validate.js';

@@ -1,3 +1,6 @@
+/*
+ * Applies the numbered schema migrations to a SQLite database in one transaction each.
+ */
 import type Database from 'better-sqlite3';
 import { schemaError } from './sqlite-errors.js';
 

@@ -1,3 +1,7 @@
+/*
+ * `openStore()`: opens the store a URL or path names (`memory:`, a SQLite file), with the
+ * default home folder.
+ */
 import { join, resolve } from 'node:path';
 import { ErrorCodes, RunyardError } from '../core/errors.js';
 import { invalid } from '../core/validate.js';

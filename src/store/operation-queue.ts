@@ -1,3 +1,7 @@
+/*
+ * `OperationQueue`: gathers a store's operations made in one turn of the event loop and runs
+ * them in one transaction, each promise settled with its own outcome.
+ */
 import { RunyardError } from '../core/errors.js';
 
 /** Operations run in one transaction at most; more wait for the next turn of the event loop. */

@@ -1,3 +1,6 @@
+/*
+ * Run queries: the filters `list()` takes, checked, their limits, and the paging cursor.
+ */
 import type { Pattern, RunStatus } from '../core/types.js';
 import { checkArgString, checkKnownKeys, invalid } from '../core/validate.js';
 import type { PruneOptions, RunQuery, RunStats } from './run-store.js';

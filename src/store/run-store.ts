@@ -1,3 +1,7 @@
+/*
+ * The `RunStore` interface every store implements: create, update (with `ifOwner`), get,
+ * list, prune, health.
+ */
 import type { RunyardError } from '../core/errors.js';
 import type { Pattern, RunOwner, RunRecord, RunStatus } from '../core/types.js';
 import { invalid } from '../core/validate.js';

@@ -1,3 +1,7 @@
+/*
+ * Names the real cause of a SQLite failure: a lock past the busy timeout, a full disk, a
+ * read-only or missing folder.
+ */
 import { dirname } from 'node:path';
 import { ErrorCodes, RunyardError } from '../core/errors.js';
 import { fileCause } from './file-cause.js';

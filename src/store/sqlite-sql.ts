@@ -1,3 +1,6 @@
+/*
+ * The SQL of `SqliteStore` and the mapping between rows and `RunRecord`s.
+ */
 import type { RunOwner, RunRecord } from '../core/types.js';
 import type { NormalizedQuery } from './query.js';
 import type { RunPatch } from './run-store.js';

@@ -1,3 +1,7 @@
+/*
+ * `SqliteStore`: the embedded default store on better-sqlite3 in WAL mode, with checked
+ * IMMEDIATE write transactions.
+ */
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type Database from 'better-sqlite3';

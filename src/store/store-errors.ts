@@ -1,3 +1,7 @@
+/*
+ * The errors every store throws alike: a run not found, an id or key taken, an owner that
+ * changed, a run already terminal or still active.
+ */
 import { ErrorCodes, RunyardError } from '../core/errors.js';
 import type { RunStatus } from '../core/types.js';
 

@@ -1,3 +1,7 @@
+/*
+ * Checks a `RunRecord` and a patch before a store writes them, so that bad data is
+ * refused at the call that made it.
+ */
 import type { Pattern, RunRecord, RunStatus, WaitingFor } from '../core/types.js';
 import { terminalStatuses } from '../core/types.js';
 import {

@@ -2,10 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Executor } from '../../src/patterns/concurrent.js';
-import { TaskManager } from '../../src/patterns/fire-and-forget.js';
-import { Scheduler } from '../../src/patterns/periodic.js';
+import { Executor } from '../../src/executor/executor.js';
+import { Scheduler } from '../../src/schedules/scheduler.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
+import { TaskManager } from '../../src/tasks/task-manager.js';
 import { runCli } from '../helpers/cli.js';
 
 let home: string;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type OutputLine, OutputLog, readLogFile, start } from '../../src/index.js';
-import { executeTask } from '../../src/patterns/execute-task.js';
+import { executeTask } from '../../src/run/execute-task.js';
 import { fixturesDir } from '../helpers/processes.js';
 
 const node = process.execPath;

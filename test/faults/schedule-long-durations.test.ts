@@ -4,8 +4,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Clock } from '../../src/core/clock.js';
 import { maxTimerDelayMs } from '../../src/core/timers.js';
 import type { RunRecord } from '../../src/core/types.js';
-import { Scheduler } from '../../src/patterns/periodic.js';
-import { schedulerDefaults } from '../../src/patterns/schedule-options.js';
+import { schedulerDefaults } from '../../src/schedules/schedule-options.js';
+import { Scheduler } from '../../src/schedules/scheduler.js';
 
 const DAY = 86_400_000;
 /** Far past Node's limit. */

@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { newRunId } from '../../src/core/ids.js';
 import type { RunOwner, RunRecord } from '../../src/core/types.js';
-import { Executor } from '../../src/patterns/concurrent.js';
-import { TaskManager } from '../../src/patterns/fire-and-forget.js';
+import { Executor } from '../../src/executor/executor.js';
 import { readProcessInfo } from '../../src/process/process-table.js';
 import type { RunPatch, RunStore } from '../../src/store/run-store.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
+import { TaskManager } from '../../src/tasks/task-manager.js';
 import { killRecordedProcesses, spawnFixture } from '../helpers/processes.js';
 
 let dir: string;

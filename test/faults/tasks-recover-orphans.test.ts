@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newRunId } from '../../src/core/ids.js';
 import type { RunRecord } from '../../src/core/types.js';
-import { Executor } from '../../src/patterns/concurrent.js';
-import { TaskManager } from '../../src/patterns/fire-and-forget.js';
-import { recoverStaleRuns } from '../../src/patterns/maintenance.js';
+import { Executor } from '../../src/executor/executor.js';
 import { isProcessAlive } from '../../src/process/process-table.js';
+import { recoverStaleRuns } from '../../src/schedules/maintenance.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
+import { TaskManager } from '../../src/tasks/task-manager.js';
 import {
   fixturesDir,
   killRecordedProcesses,

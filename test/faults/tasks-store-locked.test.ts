@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
 import { RunyardError } from '../../src/core/errors.js';
-import { Executor } from '../../src/patterns/concurrent.js';
-import { TaskManager } from '../../src/patterns/fire-and-forget.js';
+import { Executor } from '../../src/executor/executor.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import type { RunPatch } from '../../src/store/run-store.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
+import { TaskManager } from '../../src/tasks/task-manager.js';
 import { killRecordedProcesses, spawnFixture } from '../helpers/processes.js';
 
 let dir: string;

@@ -1,3 +1,6 @@
+/*
+ * `runyard advise`: prints which pattern suits a described job, and why.
+ */
 import { type AdviceRequest, advise } from '../../orchestrator/advisor.js';
 import { parseDuration } from '../duration.js';
 import { noPositionals, parseCommand } from '../parse.js';

@@ -1,6 +1,9 @@
+/*
+ * `runyard batch`: runs a file of commands, one a line, at a given concurrency.
+ */
 import { readFile } from 'node:fs/promises';
 import type { RunResult } from '../../core/types.js';
-import { type BatchProgress, Executor } from '../../patterns/concurrent.js';
+import { type BatchProgress, Executor } from '../../executor/executor.js';
 import { taskOfLine } from '../batch-lines.js';
 import type { CliContext } from '../context.js';
 import { parseDuration } from '../duration.js';

@@ -1,5 +1,5 @@
 // `runyard cancel`: asks a run's owner to end it, and waits until it has.
-import { TaskManager } from '../../patterns/fire-and-forget.js';
+import { TaskManager } from '../../tasks/task-manager.js';
 import type { CliContext } from '../context.js';
 import { logDirOf, openRunStore, storeLocation } from '../local-store.js';
 import { onePositional, parseCommand, storeOptions } from '../parse.js';

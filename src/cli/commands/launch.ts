@@ -1,15 +1,18 @@
+/*
+ * `runyard launch`: records a run and hands it to a detached supervisor, then prints its id.
+ */
 import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { ProcessTask } from '../../core/types.js';
 import { invalid } from '../../core/validate.js';
+import { processStartTime } from '../../process/owner.js';
+import { normalizeTask } from '../../run/run.js';
 import {
   type LaunchOptions,
   queuedRunRecord,
   validateLaunchOptions,
-} from '../../patterns/launch-record.js';
-import { normalizeTask } from '../../patterns/simple.js';
-import { processStartTime } from '../../process/owner.js';
+} from '../../tasks/launch-record.js';
 import type { CliContext } from '../context.js';
 import { parseDuration } from '../duration.js';
 import { openRunStore, storeLocation } from '../local-store.js';

@@ -1,9 +1,12 @@
+/*
+ * `runyard logs`: prints a run's output from its log file, and follows it with `-f`.
+ */
 import { join } from 'node:path';
 import { ErrorCodes, RunyardError } from '../../core/errors.js';
 import { isTerminalStatus, type OutputLine } from '../../core/types.js';
 import { followLogFile } from '../../output/follow-file.js';
-import { recoverRuns } from '../../patterns/recovery.js';
 import { currentOwner, ownerState } from '../../process/owner.js';
+import { recoverRuns } from '../../tasks/recovery.js';
 import type { CliContext } from '../context.js';
 import { logDirOf, openRunStore, storeLocation } from '../local-store.js';
 import { onePositional, parseCommand, parseCount, storeOptions } from '../parse.js';

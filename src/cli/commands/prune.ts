@@ -1,5 +1,8 @@
+/*
+ * `runyard prune`: removes finished runs older than a duration, and their logs.
+ */
 import { isTerminalStatus, type RunRecord } from '../../core/types.js';
-import { maintenanceDefaults, pruneRuns } from '../../patterns/maintenance.js';
+import { maintenanceDefaults, pruneRuns } from '../../schedules/maintenance.js';
 import type { RunStore } from '../../store/run-store.js';
 import type { CliContext } from '../context.js';
 import { parseDuration } from '../duration.js';

@@ -1,10 +1,13 @@
+/*
+ * `runyard run`: runs one program in the foreground, its output passed through unchanged.
+ */
 import { createReadStream } from 'node:fs';
 import { access, constants as fs } from 'node:fs/promises';
 import { isRunyardError } from '../../core/errors.js';
 import type { RunResult } from '../../core/types.js';
 import { invalid } from '../../core/validate.js';
-import { type ActiveRun, executeTask } from '../../patterns/execute-task.js';
-import { normalizeTask } from '../../patterns/simple.js';
+import { type ActiveRun, executeTask } from '../../run/execute-task.js';
+import { normalizeTask } from '../../run/run.js';
 import type { CliContext } from '../context.js';
 import { parseDuration } from '../duration.js';
 import { signalExitCode } from '../interrupt.js';

@@ -1,3 +1,6 @@
+/*
+ * `runyard schedules`: lists the schedules found in the store with their last runs.
+ */
 import type { RunRecord } from '../../core/types.js';
 import type { CliContext } from '../context.js';
 import { formatTable } from '../format.js';

@@ -1,4 +1,8 @@
-import { TaskManager } from '../../patterns/fire-and-forget.js';
+/*
+ * The hidden `supervise` command that `launch` starts detached: it runs one recorded run
+ * under a `TaskManager`.
+ */
+import { TaskManager } from '../../tasks/task-manager.js';
 import type { CliContext } from '../context.js';
 import { stopSignals } from '../interrupt.js';
 import { logDirOf, openRunStore, storeLocation } from '../local-store.js';

@@ -1,3 +1,6 @@
+/*
+ * The first schema: the runs table and its indexes.
+ */
 import type { Migration } from '../migrate.js';
 
 /**

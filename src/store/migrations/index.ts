@@ -1,3 +1,6 @@
+/*
+ * The list of schema migrations, in the order they apply.
+ */
 import type { Migration } from '../migrate.js';
 import { initial } from './001-initial.js';
 
