@@ -19,8 +19,7 @@ import {
   checkPositiveInteger,
   invalid,
 } from '../core/validate.js';
-import { normalizeTask } from '../run/run.js';
-import { defaults, functionTaskKeys, processTaskKeys } from '../run/task-options.js';
+import { defaults, functionTaskKeys, normalizeTask, processTaskKeys } from '../run/task-options.js';
 import type { RunStore } from '../store/run-store.js';
 import { ResourceMonitor } from './resource-monitor.js';
 

@@ -8,6 +8,7 @@ import { isTerminalStatus, type RunOwner, type RunRecord, type RunResult } from 
 import { currentOwner, processStartTime } from '../process/owner.js';
 import { queuedRecord } from '../run/run-result.js';
 import type { RunPatch, RunStore } from '../store/run-store.js';
+import { isPassingStoreError } from '../store/store-errors.js';
 import type { Batch } from './batch.js';
 import { identityOf, type Job, QUEUED } from './job.js';
 
@@ -229,21 +230,6 @@ function batchPatch(batch: Batch, aborted: boolean): RunPatch {
 /** The first wait before a refused repair is tried again; it doubles up to `maxRepairBackoffMs`. */
 const firstRepairBackoffMs = 50;
 const maxRepairBackoffMs = 5000;
-
-/**
- * Whether a failed store call may succeed later: a storage failure (`ERR_STORE`: a lock, a full
- * disk) or a foreign store's own error (a lost connection), not runyard's answers about the run
- * (`ERR_CONFLICT`, `ERR_NOT_FOUND`, `ERR_INVALID`, `ERR_CLOSED`) nor a bug (`TypeError`…).
- */
-export function isPassingStoreError(error: unknown): boolean {
-  if (isRunyardError(error)) return error.code === ErrorCodes.STORE;
-  return !(
-    error instanceof TypeError ||
-    error instanceof RangeError ||
-    error instanceof ReferenceError ||
-    error instanceof SyntaxError
-  );
-}
 
 /** The record without the fields a patch set to `undefined` (removed). */
 function definedFields(record: RunRecord): RunRecord {

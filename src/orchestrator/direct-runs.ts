@@ -16,10 +16,10 @@ import type {
 } from '../core/types.js';
 import { processStartTime } from '../process/owner.js';
 import { executeTask } from '../run/execute-task.js';
-import { normalizeTask } from '../run/run.js';
 import { type RunHandle, start } from '../run/start.js';
 import {
   defaults,
+  normalizeTask,
   type RunOptions,
   runOptionKeys,
   type StartOptions,

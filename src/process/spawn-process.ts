@@ -7,6 +7,7 @@ import type { Readable, Writable } from 'node:stream';
 import { setLongTimeout } from '../core/timers.js';
 import { childEnv, RUN_ID_VARIABLE } from './child-env.js';
 import { trackGroup, untrackGroup } from './exit-cleanup.js';
+import { isReadable } from './is-readable.js';
 import { countNewlines, LineRunSplitter } from './line-splitter.js';
 import { describeSpawnError } from './spawn-error.js';
 import { TailBuffer } from './tail-buffer.js';
@@ -275,17 +276,6 @@ export class ProcessRun {
     // A last line without a newline still counts as a line.
     return () => (lastByte === 10 ? 0 : 1);
   }
-}
-
-/** A Node `Readable`, by its shape: streams from another copy of `node:stream` count too. */
-export function isReadable(value: unknown): value is Readable {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as Readable).pipe === 'function' &&
-    typeof (value as Readable).unpipe === 'function' &&
-    typeof (value as Readable).on === 'function'
-  );
 }
 
 /**

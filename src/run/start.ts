@@ -7,8 +7,7 @@ import { newRunId } from '../core/ids.js';
 import type { FunctionTask, OutputLine, ProcessTask, RunResult } from '../core/types.js';
 import { OutputLog } from '../output/output-log.js';
 import { closingOutput, executeTask } from './execute-task.js';
-import { normalizeTask } from './run.js';
-import { defaults, type StartOptions } from './task-options.js';
+import { defaults, normalizeTask, type StartOptions } from './task-options.js';
 
 /** A run that goes on while you watch it. */
 export interface RunHandle {

@@ -3,7 +3,7 @@
  * Kept apart so every pattern and the executor check tasks against one set of keys and defaults.
  */
 import type { Readable } from 'node:stream';
-import type { OutputLine } from '../core/types.js';
+import type { FunctionTask, OutputLine, ProcessTask } from '../core/types.js';
 import {
   checkAbortSignal,
   checkArgString,
@@ -16,7 +16,7 @@ import {
   checkPositiveInteger,
   invalid,
 } from '../core/validate.js';
-import { isReadable } from '../process/spawn-process.js';
+import { isReadable } from '../process/is-readable.js';
 
 /**
  * Options of `run()`: one program or function, waited for to the end. A key not listed here is
@@ -182,4 +182,47 @@ export function validateFields(o: Readonly<Record<string, unknown>>): void {
   checkPositiveInteger('tailLines', o.tailLines);
   checkOptionalString('logDir', o.logDir);
   checkOptionalString('logFile', o.logFile);
+}
+
+/**
+ * Accepts both `(command, args, options)` and `(task, options)`, and validates either: a
+ * field or an option it does not know is `ERR_INVALID` naming the nearest known one.
+ * `optionKeys` are the options the caller takes. @default startOptionKeys
+ */
+export function normalizeTask<O extends RunOptions>(
+  commandOrTask: string | ProcessTask | FunctionTask,
+  argsOrOptions: readonly string[] | O | undefined,
+  maybeOptions: O | undefined,
+  optionKeys: readonly string[] = startOptionKeys,
+): [ProcessTask | FunctionTask, O | undefined] {
+  if (typeof commandOrTask === 'string') {
+    validateCommand(commandOrTask, argsOrOptions);
+    validateRunOptions(maybeOptions, optionKeys);
+    const args = (argsOrOptions as readonly string[] | undefined) ?? [];
+    return [{ command: commandOrTask, args: [...args] }, maybeOptions];
+  }
+  const options = argsOrOptions as O | undefined;
+  validateRunOptions(options, optionKeys);
+  if (typeof commandOrTask === 'object' && commandOrTask !== null) {
+    if ('fn' in commandOrTask) {
+      if (typeof commandOrTask.fn !== 'function')
+        throw invalid('task.fn', 'a function', commandOrTask.fn);
+      checkKnownKeys('task', commandOrTask, functionTaskKeys);
+      checkOptionalString('name', commandOrTask.name);
+      checkNonNegativeNumber('timeoutMs', commandOrTask.timeoutMs);
+      return [commandOrTask, options];
+    }
+    if ('command' in commandOrTask) {
+      checkKnownKeys('task', commandOrTask, processTaskKeys);
+      validateCommand(commandOrTask.command, commandOrTask.args);
+      validateFields(commandOrTask as unknown as Record<string, unknown>);
+      const input = commandOrTask.input;
+      // A task is data that can be recorded and run again: a stream is an option, not a task field.
+      if (input !== undefined && typeof input !== 'string' && !(input instanceof Uint8Array)) {
+        throw invalid('task.input', 'a string or a Uint8Array', input);
+      }
+      return [commandOrTask, options];
+    }
+  }
+  throw invalid('task', 'a command string, `{ command }` or `{ fn }`', commandOrTask);
 }

@@ -12,7 +12,7 @@ import {
   checkPlainObject,
   invalid,
 } from '../core/validate.js';
-import { normalizeTask } from '../run/run.js';
+import { normalizeTask } from '../run/task-options.js';
 import type { TaskManager } from '../tasks/task-manager.js';
 import { Schedule } from './schedule.js';
 import {

@@ -2,7 +2,7 @@
  * The errors every store throws alike: a run not found, an id or key taken, an owner that
  * changed, a run already terminal or still active.
  */
-import { ErrorCodes, RunyardError } from '../core/errors.js';
+import { ErrorCodes, isRunyardError, RunyardError } from '../core/errors.js';
 import type { RunStatus } from '../core/types.js';
 
 /** The errors every store raises alike, so callers can branch on `code` whatever the store. */
@@ -46,4 +46,19 @@ export function activeError(id: string, status: RunStatus): RunyardError {
 
 export function closedError(): RunyardError {
   return new RunyardError(ErrorCodes.CLOSED, 'The run store is closed');
+}
+
+/**
+ * Whether a failed store call may succeed later: a storage failure (`ERR_STORE`: a lock, a full
+ * disk) or a foreign store's own error (a lost connection), not runyard's answers about the run
+ * (`ERR_CONFLICT`, `ERR_NOT_FOUND`, `ERR_INVALID`, `ERR_CLOSED`) nor a bug (`TypeError`…).
+ */
+export function isPassingStoreError(error: unknown): boolean {
+  if (isRunyardError(error)) return error.code === ErrorCodes.STORE;
+  return !(
+    error instanceof TypeError ||
+    error instanceof RangeError ||
+    error instanceof ReferenceError ||
+    error instanceof SyntaxError
+  );
 }

@@ -5,6 +5,7 @@
  */
 import { ErrorCodes, isRunyardError } from '../core/errors.js';
 import type { RunOwner, RunRecord } from '../core/types.js';
+import { RUN_ID_VARIABLE } from '../process/child-env.js';
 import { ownerState } from '../process/owner.js';
 import {
   createReadBuffer,
@@ -13,7 +14,6 @@ import {
   readEnvironValue,
   readProcessTable,
 } from '../process/process-table.js';
-import { RUN_ID_VARIABLE } from '../process/spawn-process.js';
 import { type TerminateResult, terminateTree } from '../process/tree-kill.js';
 import type { RunStore } from '../store/run-store.js';
 

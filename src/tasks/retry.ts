@@ -12,8 +12,8 @@ import {
   checkPlainObject,
   checkPositiveInteger,
 } from '../core/validate.js';
-import { isPassingStoreError } from '../executor/run-recorder.js';
 import type { RunPatch, RunStore } from '../store/run-store.js';
+import { isPassingStoreError } from '../store/store-errors.js';
 
 export const retryDefaults = {
   backoffMs: 1000,

@@ -29,7 +29,7 @@ import { checkTaskKeys } from '../executor/executor-options.js';
 import { OutputLog } from '../output/output-log.js';
 import { currentOwner, ownerState, processStartTime } from '../process/owner.js';
 import { executeTask } from '../run/execute-task.js';
-import { normalizeTask } from '../run/run.js';
+import { normalizeTask } from '../run/task-options.js';
 import { defaultHome } from '../store/open-store.js';
 import type { RunPage, RunQuery, RunStore } from '../store/run-store.js';
 import {

@@ -74,9 +74,10 @@ async function loadedBy(args: readonly string[]): Promise<Loaded> {
 
 /** Pools, schedules, the task manager and the orchestrator: no command below needs them. */
 const heavy = [
-  /^patterns\/(thread-pool|process-pool|schedule|periodic)/,
-  /^patterns\/fire-and-forget\.js$/,
-  /^patterns\/concurrent\.js$/,
+  /^pools\//,
+  /^schedules\//,
+  /^tasks\/task-manager\.js$/,
+  /^executor\//,
   /^orchestrator\//,
 ];
 
@@ -145,7 +146,7 @@ describe('what a runyard command loads', () => {
     expect(loaded.code).toBe(0);
     expect(loaded.stdout).toContain('succeeded');
     expect(commandsOf(loaded.modules)).toEqual(['ls.js']);
-    expectNone(loaded.modules, [...heavy, /^process\//, /^patterns\/recovery\.js$/]);
+    expectNone(loaded.modules, [...heavy, /^process\//, /^tasks\/recovery\.js$/]);
     expect(loaded.packages.sort()).toEqual(['better-sqlite3', 'bindings', 'file-uri-to-path']);
   });
 
@@ -154,7 +155,12 @@ describe('what a runyard command loads', () => {
     expect(loaded.code).toBe(0);
     const id = loaded.stdout.trim();
     expect(commandsOf(loaded.modules)).toEqual(['launch.js']);
-    expectNone(loaded.modules, heavy);
+    // Checking a task needs no spawn code: the supervisor runs it.
+    expectNone(loaded.modules, [
+      ...heavy,
+      /^process\/spawn-process\.js$/,
+      /^run\/execute-task\.js$/,
+    ]);
     // The store's checkpoint thread would cost more than the one record it writes.
     expect(loaded.threads).toBe(0);
     expect(loaded.packages).not.toContain('piscina');

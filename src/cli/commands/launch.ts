@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { ProcessTask } from '../../core/types.js';
 import { invalid } from '../../core/validate.js';
 import { processStartTime } from '../../process/owner.js';
-import { normalizeTask } from '../../run/run.js';
+import { normalizeTask } from '../../run/task-options.js';
 import {
   type LaunchOptions,
   queuedRunRecord,

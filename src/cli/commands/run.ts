@@ -7,7 +7,7 @@ import { isRunyardError } from '../../core/errors.js';
 import type { RunResult } from '../../core/types.js';
 import { invalid } from '../../core/validate.js';
 import { type ActiveRun, executeTask } from '../../run/execute-task.js';
-import { normalizeTask } from '../../run/run.js';
+import { normalizeTask } from '../../run/task-options.js';
 import type { CliContext } from '../context.js';
 import { parseDuration } from '../duration.js';
 import { signalExitCode } from '../interrupt.js';

@@ -4,10 +4,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { ErrorCodes, RunyardError } from '../../core/errors.js';
 import { type LongTimer, setLongTimeout } from '../../core/timers.js';
+import { RUN_ID_VARIABLE } from '../../process/child-env.js';
 import { trackGroup, untrackGroup } from '../../process/exit-cleanup.js';
 import { LineSplitter } from '../../process/line-splitter.js';
 import { describeSpawnError } from '../../process/spawn-error.js';
-import { RUN_ID_VARIABLE } from '../../process/spawn-process.js';
 import { TailBuffer } from '../../process/tail-buffer.js';
 import { terminateTree } from '../../process/tree-kill.js';
 import { type ProcessPoolSettings, processPoolDefaults } from './process-pool-options.js';
