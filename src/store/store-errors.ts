@@ -20,7 +20,6 @@ export function conflictError(id: string, taken?: { key: string; holder: string 
   return new RunyardError(ErrorCodes.CONFLICT, message);
 }
 
-/** An update of a run that has finished: its status and fields never change again. */
 /** The run changed hands since the caller read it: another process took it over. */
 export function ownerChangedError(id: string): RunyardError {
   return new RunyardError(
@@ -29,6 +28,7 @@ export function ownerChangedError(id: string): RunyardError {
   );
 }
 
+/** An update of a run that has finished: its status and fields never change again. */
 export function terminalError(id: string, status: RunStatus): RunyardError {
   return new RunyardError(
     ErrorCodes.CONFLICT,
@@ -44,6 +44,7 @@ export function activeError(id: string, status: RunStatus): RunyardError {
   );
 }
 
+/** Any call on a store after `close()`. */
 export function closedError(): RunyardError {
   return new RunyardError(ErrorCodes.CLOSED, 'The run store is closed');
 }
